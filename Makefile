@@ -1,0 +1,110 @@
+# SPDX-License-Identifier: MIT
+# mf -- one non-recursive Makefile, no configure.  Override anything in
+# config.mak or on the command line; user CFLAGS win, warnings are appended.
+-include config.mak
+
+VERSION   = 0.1.0
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+SHAREDIR ?= $(PREFIX)/share/mf
+SYSCONFDIR ?= /etc/mf
+DESTDIR  ?=
+B        ?= build
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+PKG_CONFIG ?= pkg-config
+PROVE    ?= prove
+override CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2 -Wno-format-nonliteral \
+	-D_GNU_SOURCE -MMD -MP -Ilib -DMF_VERSION='"$(VERSION)"' -DMF_SYSCONFDIR='"$(SYSCONFDIR)"'
+
+# Every module mf will use must be present; each binary links only its own.
+PKGS = gmime-3.0 libssl libcrypto libpcre2-8 popt ldap lber
+POPT_CFLAGS := $(shell $(PKG_CONFIG) --cflags popt 2>/dev/null)
+POPT_LIBS   := $(shell $(PKG_CONFIG) --libs popt 2>/dev/null)
+override CFLAGS += $(POPT_CFLAGS)
+
+LIB_SRC = $(wildcard lib/*.c)
+LIB_OBJ = $(LIB_SRC:%.c=$(B)/%.o)
+TOOLS   = mf-receive mf-inject
+BINS    = $(TOOLS:%=$(B)/%)
+UNIT_SRC = $(wildcard t/unit/*.c)
+UNITS   = $(UNIT_SRC:t/unit/%.c=$(B)/t/%)
+MAN1    = man/mf-receive.1 man/mf-inject.1
+MAN5    = man/mf.conf.5 man/mf-spool.5
+MAN7    = man/mf.7
+
+all: pkgcheck $(BINS)
+
+pkgcheck:
+	@$(PKG_CONFIG) --exists $(PKGS) || { echo "missing development packages:" \
+	  "$$(for p in $(PKGS); do $(PKG_CONFIG) --exists $$p || printf ' %s' $$p; done)" \
+	  "-- run contrib/deps (as root) or install them" >&2; exit 1; }
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
+
+$(B)/libmf.a: $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/mf-%: $(B)/cmd/mf-%.o $(B)/libmf.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libmf.a $(POPT_LIBS) $(LDLIBS)
+
+$(B)/t/%: $(B)/t/unit/%.o $(B)/t/unit/tap.o $(B)/libmf.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/t/unit/tap.o $(B)/libmf.a $(POPT_LIBS) $(LDLIBS)
+
+
+
+units: $(filter-out $(B)/t/tap,$(UNITS)) t/fault.so
+
+# LD_PRELOAD shim for faults a real peer cannot produce on demand (tests only).
+t/fault.so: t/fault.c
+	$(CC) -O2 -g -Wall -Wextra -shared -fPIC -o $@ $< -ldl
+
+deps:
+	@sh contrib/deps
+
+check: deps
+	$(MAKE) all units
+	MF_BUILD=$(CURDIR)/$(B) $(PROVE) -f t/
+
+check-asan:
+	$(MAKE) B=build-asan CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
+	  LDFLAGS='-fsanitize=address,undefined' all units
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99 \
+	  MF_BUILD=$(CURDIR)/build-asan MF_SANITIZED=1 $(PROVE) t/
+
+lint:
+	mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7)
+
+bench: all
+	sh bench/run
+
+demo: deps all
+	sh contrib/demo $(B)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(SHAREDIR)
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
+	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
+	install -m 644 share/* $(DESTDIR)$(SHAREDIR)
+
+uninstall:
+	rm -f $(TOOLS:%=$(DESTDIR)$(BINDIR)/%)
+	rm -f $(MAN1:man/%=$(DESTDIR)$(MANDIR)/man1/%) $(MAN5:man/%=$(DESTDIR)$(MANDIR)/man5/%) \
+	  $(MAN7:man/%=$(DESTDIR)$(MANDIR)/man7/%)
+	rm -rf $(DESTDIR)$(SHAREDIR)
+
+clean:
+	rm -rf build build-asan t/fault.so
+
+.PHONY: all pkgcheck units deps check check-asan lint bench demo install uninstall clean
+.SECONDARY:
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/* The envelope of a spool entry: text <-> struct (see mf-spool(5)). */
+#ifndef MF_ENVELOPE_H
+#define MF_ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "mf_buf.h"
+#include "mf_status.h"
+
+/*
+ * The envelope file is "Key: value" lines.  Entry keys come first; each
+ * "Recipient:" line opens a recipient block, and the keys after it (State,
+ * Attempts, ...) belong to that recipient.  Keys are case-insensitive on
+ * reading; lines with keys this version does not know are kept, in order, and
+ * written back unchanged, so older tools do not lose what newer ones add.
+ * Values are single lines: the formatter turns CR/LF in free text (a peer's
+ * reply) into spaces.  Addresses are stored without angle brackets in the
+ * struct and with them in the file; "" is the null sender.
+ *
+ * Ownership: every string is owned by the struct and freed by
+ * mf_envelope_free(); setters copy.
+ */
+
+enum mf_rcpt_state {
+	MF_RCPT_PENDING,   /* not tried yet */
+	MF_RCPT_DEFERRED,  /* tried, will be tried again at next_attempt */
+	MF_RCPT_DELIVERED, /* accepted by the next hop: final */
+	MF_RCPT_FAILED,    /* refused or given up: final */
+};
+
+struct mf_rcpt {
+	char *addr;
+	enum mf_rcpt_state state;
+	unsigned attempts;
+	time_t last_attempt;  /* 0 = never */
+	time_t next_attempt;  /* 0 = as soon as possible */
+	char *reply;          /* last reply or error, NULL when none */
+	char *route;          /* next hop chosen for it, NULL when none */
+	struct mf_buf extra;  /* unknown lines of this block, "Key: value\n" */
+};
+
+struct mf_envelope {
+	char *id;
+	char *sender;         /* "" = null sender */
+	time_t arrival;
+	uint64_t size;        /* bytes of the message file */
+	char *client_addr;    /* NULL when unknown */
+	char *client_helo;
+	char *receiver_id;    /* --unique-id of the receiving tool */
+	struct mf_rcpt *rcpts;
+	size_t nrcpts;
+	struct mf_buf extra;  /* unknown entry-level lines */
+};
+
+#define MF_ENVELOPE_MAX (4u << 20) /* a larger envelope file is corrupt */
+
+void mf_envelope_init(struct mf_envelope *env);
+void mf_envelope_free(struct mf_envelope *env);
+/* Copy s into *field (NULL clears); -1 on allocation failure. */
+int mf_envelope_set(char **field, const char *s);
+/* Append a pending recipient; -1 on allocation failure. */
+int mf_envelope_add_rcpt(struct mf_envelope *env, const char *addr);
+
+const char *mf_rcpt_state_name(enum mf_rcpt_state st);
+int mf_rcpt_state_parse(const char *s, enum mf_rcpt_state *st);
+
+enum mf_status mf_envelope_format(const struct mf_envelope *env,
+				  struct mf_buf *out, struct mf_err *err);
+/* Parse text (len bytes); env must be freshly initialised. */
+enum mf_status mf_envelope_parse(const char *text, size_t len,
+				 struct mf_envelope *env, struct mf_err *err);
+
+#endif

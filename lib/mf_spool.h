@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/* The spool: queues of maildir-style entries (see mf-spool(5)). */
+#ifndef MF_SPOOL_H
+#define MF_SPOOL_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "mf_status.h"
+
+struct mf_envelope;
+
+/*
+ * Layout: ROOT/QUEUE/{tmp,new,cur}/ID/{message,envelope}.  QUEUE is one of
+ * "in", "out", "failed", "quarantine"; queues are created on first use; the
+ * root must exist.  ID is a maildir-style unique name.
+ *
+ * Life of an entry: mf_entry_create() makes tmp/ID; the caller writes its
+ * files there (mf_entry_openat, mf_entry_write_envelope); mf_entry_commit()
+ * fsyncs the files and directories and renames tmp/ID to new/ID -- only then
+ * is the entry durable.  mf_entry_claim() locks new/ID (flock on the entry
+ * directory) and renames it to cur/ID; the lock is held until the entry is
+ * moved on (mf_entry_move), put back (mf_entry_release), removed or closed.
+ * mf_spool_recover() puts back cur/ entries whose lock is free and whose claim
+ * is older than the stalled interval, and removes tmp/ leftovers.
+ * Every rename that must survive a crash is followed by an fsync of the
+ * directories involved, so after a crash an entry is in exactly one place.
+ *
+ * Errors: I/O failures are MF_EIO/MF_ENOSPC (temporary); an entry claimed by
+ * another process is MF_EBUSY; a name that is not an entry is MF_ENOENT.
+ */
+
+#define MF_ID_MAX 200
+
+struct mf_spool {
+	char *root;
+	char host[64];
+	unsigned counter;
+};
+
+struct mf_entry {
+	struct mf_spool *spool;
+	char queue[16];
+	char sub[4];          /* "tmp", "new" or "cur" */
+	char id[MF_ID_MAX];
+	char path[PATH_MAX];  /* ROOT/QUEUE/SUB/ID */
+	int dirfd;            /* the entry directory, -1 when closed */
+	int locked;
+};
+
+enum mf_status mf_spool_open(const char *root, const char *hostname,
+			     struct mf_spool *sp, struct mf_err *err);
+void mf_spool_close(struct mf_spool *sp);
+
+/* Whether q names a queue; the list of queues, NULL-terminated. */
+int mf_queue_valid(const char *q);
+extern const char *const mf_queues[];
+/* Whether id is a well-formed entry name (no '/', no leading '.'). */
+int mf_id_valid(const char *id);
+enum mf_status mf_queue_init(struct mf_spool *sp, const char *queue,
+			     struct mf_err *err);
+
+enum mf_status mf_entry_create(struct mf_spool *sp, const char *queue,
+			       struct mf_entry *e, struct mf_err *err);
+/* openat() a file inside the entry (O_CLOEXEC added, mode 0600); -1 + errno. */
+int mf_entry_openat(struct mf_entry *e, const char *name, int flags);
+enum mf_status mf_entry_commit(struct mf_entry *e, struct mf_err *err);
+/* Remove a tmp/ entry that will not be committed; always succeeds or logs. */
+void mf_entry_abort(struct mf_entry *e);
+
+/* Claim QUEUE/new/ID; MF_EBUSY when another process has it, MF_ENOENT if gone. */
+enum mf_status mf_entry_claim(struct mf_spool *sp, const char *queue,
+			      const char *id, struct mf_entry *e,
+			      struct mf_err *err);
+/* Move a claimed entry to QUEUE/new/ID (another queue, or its own). */
+enum mf_status mf_entry_move(struct mf_entry *e, const char *queue,
+			     struct mf_err *err);
+enum mf_status mf_entry_release(struct mf_entry *e, struct mf_err *err);
+enum mf_status mf_entry_remove(struct mf_entry *e, struct mf_err *err);
+void mf_entry_close(struct mf_entry *e);
+
+/* Open an entry read-only where it is (for listing); no lock taken. */
+enum mf_status mf_entry_open(struct mf_spool *sp, const char *queue,
+			     const char *sub, const char *id,
+			     struct mf_entry *e, struct mf_err *err);
+/* Read or atomically replace (write, fsync, rename, fsync dir) the envelope. */
+enum mf_status mf_entry_read_envelope(struct mf_entry *e,
+				      struct mf_envelope *env,
+				      struct mf_err *err);
+enum mf_status mf_entry_write_envelope(struct mf_entry *e,
+				       const struct mf_envelope *env,
+				       struct mf_err *err);
+/* Size of the entry's message file in bytes, or -1 with errno. */
+int64_t mf_entry_message_size(struct mf_entry *e);
+
+/* Call fn for each entry in QUEUE/SUB (sub "new" or "cur"), in name order. */
+typedef int (*mf_spool_fn)(struct mf_spool *sp, const char *queue,
+			   const char *sub, const char *id, void *ctx);
+enum mf_status mf_spool_each(struct mf_spool *sp, const char *queue,
+			     const char *sub, mf_spool_fn fn, void *ctx,
+			     struct mf_err *err);
+
+/* Put back stalled claims (older than stalled seconds, lock free) and remove
+ * tmp/ entries older than tmp_age seconds; counts what was done. */
+enum mf_status mf_spool_recover(struct mf_spool *sp, const char *queue,
+				int64_t stalled, int64_t tmp_age,
+				unsigned *put_back, unsigned *removed,
+				struct mf_err *err);
+
+/* Resolve what a user typed -- an ID, or a path to an entry -- to its place.
+ * A path must lie inside the spool, in QUEUE/new or QUEUE/cur; an ID is looked
+ * for in queue (or every queue when queue is NULL). */
+enum mf_status mf_spool_find(struct mf_spool *sp, const char *queue,
+			     const char *name, char *qout, size_t qsz,
+			     char *subout, char *idout, struct mf_err *err);
+
+#endif

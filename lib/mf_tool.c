@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/* What every mf tool does before its own job: options, config, log, spool. */
+#include "mf_tool.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "mf_log.h"
+
+int mf_tool_popt(poptContext pc, struct mf_common_opts *o, struct mf_err *err)
+{
+	int rc;
+
+	while ((rc = poptGetNextOpt(pc)) > 0)
+		if (rc == 'v')
+			o->verbose++;
+	if (rc < -1) {
+		mf_err_set(err, MF_EUSAGE, "%s: %s", poptBadOption(pc, POPT_BADOPTION_NOALIAS),
+			   poptStrerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+enum mf_status mf_tool_start(struct mf_tool *t, const char *prog,
+			     enum mf_mode mode, const struct mf_common_opts *o,
+			     struct mf_err *err)
+{
+	enum mf_status st;
+
+	memset(t, 0, sizeof *t);
+	t->prog = prog;
+	t->mode = mode;
+	umask(077);
+	mf_log_open(prog, MF_LOG_OFF, mode == MF_MODE_INTERACTIVE ? LOG_NOTICE : MF_LOG_OFF);
+	if (o->unique_id && (st = mf_conf_check_id(o->unique_id, err)))
+		return st;
+	if ((st = mf_conf_load(o->config, &t->conf, err)))
+		return st;
+	mf_conf_log_setup(t->conf, prog, o->verbose, mode == MF_MODE_INTERACTIVE);
+	return MF_OK;
+}
+
+enum mf_status mf_tool_spool(struct mf_tool *t, const struct mf_common_opts *o,
+			     struct mf_err *err)
+{
+	const char *root = mf_conf_spool(t->conf, o->spool);
+	enum mf_status st;
+
+	st = mf_spool_open(root, mf_conf_str(t->conf, "General", NULL, "Hostname"),
+			   &t->spool, err);
+	if (st == MF_OK)
+		t->spool_open = 1;
+	return st;
+}
+
+int mf_tool_check_config(struct mf_tool *t, const struct mf_common_opts *o,
+			 const char *section, const struct mf_err *load_err,
+			 enum mf_status load_st)
+{
+	struct mf_err err;
+
+	if (load_st != MF_OK)
+		return mf_log_fail(load_err, MF_MODE_INTERACTIVE);
+	if (section && o->unique_id &&
+	    !mf_conf_has_section(t->conf, section, o->unique_id))
+		mf_log(LOG_NOTICE, "note: no [%s %s] section; [%s] applies",
+		       section, o->unique_id, section);
+	if (mf_tool_spool(t, o, &err) != MF_OK) {
+		mf_err_prefix(&err, "config is valid, but");
+		err.status = MF_ECONFIG;
+		return mf_log_fail(&err, MF_MODE_INTERACTIVE);
+	}
+	printf("%s: %s: configuration OK\n", t->prog, mf_conf_path(t->conf));
+	return 0;
+}
+
+void mf_tool_end(struct mf_tool *t)
+{
+	if (t->spool_open)
+		mf_spool_close(&t->spool);
+	mf_conf_free(t->conf);
+	t->conf = NULL;
+}

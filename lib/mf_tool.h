@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/* What every mf tool does before its own job: options, config, log, spool. */
+#ifndef MF_TOOL_H
+#define MF_TOOL_H
+
+#include <popt.h>
+
+#include "mf_conf.h"
+#include "mf_spool.h"
+#include "mf_status.h"
+
+#ifndef MF_VERSION
+#define MF_VERSION "0.1.0"
+#endif
+
+/* Options every tool takes; the strings belong to popt. */
+struct mf_common_opts {
+	char *spool;
+	char *config;
+	char *unique_id;
+	int verbose;
+	int version;
+	int check_config;
+};
+
+#define MF_POPT_COMMON(o) \
+	{ "spool", 'S', POPT_ARG_STRING, &(o).spool, 0, \
+	  "spool directory (default: $MF_SPOOL, else [General] Spool)", "DIR" }, \
+	{ "config", 'c', POPT_ARG_STRING, &(o).config, 0, \
+	  "configuration file (default: $MF_CONFIG, else " MF_DEFAULT_CONF ")", "FILE" }, \
+	{ "unique-id", '\0', POPT_ARG_STRING, &(o).unique_id, 0, \
+	  "act as the instance with this id ([Section ID] settings)", "ID" }, \
+	{ "verbose", 'v', POPT_ARG_NONE | POPT_ARGFLAG_OPTIONAL, NULL, 'v', \
+	  "log to stderr too (twice: debug)", NULL }, \
+	{ "check-config", '\0', POPT_ARG_NONE, &(o).check_config, 0, \
+	  "check the configuration and exit (0 good, 78 bad)", NULL }, \
+	{ "version", 'V', POPT_ARG_NONE, &(o).version, 0, "print the version and exit", NULL }
+
+/*
+ * A tool's run-time state.  mf_tool_start() loads the config, sets up
+ * logging and checks the unique id; mf_tool_spool() opens the spool.  On
+ * failure err says why; the caller reports it with mf_log_fail(err, t->mode).
+ */
+struct mf_tool {
+	const char *prog;
+	enum mf_mode mode;
+	struct mf_conf *conf;
+	struct mf_spool spool;
+	int spool_open;
+};
+
+enum mf_status mf_tool_start(struct mf_tool *t, const char *prog,
+			     enum mf_mode mode, const struct mf_common_opts *o,
+			     struct mf_err *err);
+enum mf_status mf_tool_spool(struct mf_tool *t, const struct mf_common_opts *o,
+			     struct mf_err *err);
+/* --check-config: print the verdict, return the exit code (0 or 78).
+ * section: the tool's own section, for a note when [section ID] is missing. */
+int mf_tool_check_config(struct mf_tool *t, const struct mf_common_opts *o,
+			 const char *section, const struct mf_err *load_err,
+			 enum mf_status load_st);
+void mf_tool_end(struct mf_tool *t);
+/* Parse options; returns -1 after reporting a usage error (err set). */
+int mf_tool_popt(poptContext pc, struct mf_common_opts *o, struct mf_err *err);
+
+#endif
