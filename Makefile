@@ -42,7 +42,7 @@ pkgcheck:
 	  "$$(for p in $(PKGS); do $(PKG_CONFIG) --exists $$p || printf ' %s' $$p; done)" \
 	  "-- run contrib/deps (as root) or install them" >&2; exit 1; }
 
-$(B)/%.o: %.c
+$(B)/%.o: %.c Makefile
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
 

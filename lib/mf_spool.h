@@ -33,6 +33,8 @@ struct mf_envelope;
  */
 
 #define MF_ID_MAX 200
+/* tmp/ leftovers older than this are removed (the maildir rule). */
+#define MF_TMP_MAX_AGE (36 * 3600)
 
 struct mf_spool {
 	char *root;
