@@ -166,7 +166,7 @@ static enum mf_status write_message(struct mf_entry *e, int in,
 	s = malloc(sizeof *s);
 	if (!s)
 		return mf_err_set(err, MF_ENOMEM, "out of memory");
-	fd = mf_entry_openat(e, "message", O_WRONLY | O_CREAT | O_EXCL);
+	fd = mf_entry_create_file(e, "message"); /* synced and closed by the commit */
 	if (fd < 0) {
 		free(s);
 		return mf_err_errno(err, errno, "%s/message", e->path);
@@ -177,10 +177,6 @@ static enum mf_status write_message(struct mf_entry *e, int in,
 	s->max = o->max_size;
 	s->last_lf = 1;
 	st = copy_message(in, s, o, err);
-	if (st == MF_OK && fsync(fd) < 0)
-		st = mf_err_errno(err, errno, "fsync %s/message", e->path);
-	if (close(fd) < 0 && st == MF_OK)
-		st = mf_err_errno(err, errno, "close %s/message", e->path);
 	*size = s->total;
 	free(s);
 	return st;

@@ -155,6 +155,7 @@ static void entry_init(struct mf_entry *e, struct mf_spool *sp,
 	memset(e, 0, sizeof *e);
 	e->spool = sp;
 	e->dirfd = -1;
+	e->nfiles = 0;
 	snprintf(e->queue, sizeof e->queue, "%s", queue);
 	snprintf(e->sub, sizeof e->sub, "%s", sub);
 }
@@ -203,6 +204,50 @@ int mf_entry_openat(struct mf_entry *e, const char *name, int flags)
 	return openat(e->dirfd, name, flags | O_CLOEXEC, 0600);
 }
 
+int mf_entry_create_file(struct mf_entry *e, const char *name)
+{
+	int fd;
+
+	if (e->nfiles == MF_ENTRY_FILES || strcmp(e->sub, "tmp")) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = mf_entry_openat(e, name, O_WRONLY | O_CREAT | O_EXCL);
+	if (fd >= 0)
+		e->files[e->nfiles++] = fd;
+	return fd;
+}
+
+static void close_files(struct mf_entry *e)
+{
+	while (e->nfiles > 0)
+		close(e->files[--e->nfiles]);
+}
+
+/*
+ * Start write-back of every file first, then wait for each: on ext4 the first
+ * fsync then commits one journal transaction that holds all the files' block
+ * allocations, and the others find nothing left to commit.
+ */
+static enum mf_status sync_files(struct mf_entry *e, struct mf_err *err)
+{
+	int i;
+
+#ifdef SYNC_FILE_RANGE_WRITE
+	for (i = 0; i < e->nfiles; i++)
+		sync_file_range(e->files[i], 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+	for (i = 0; i < e->nfiles; i++)
+		if (fsync(e->files[i]) < 0)
+			return mf_err_errno(err, errno, "fsync %s", e->path);
+	for (i = e->nfiles; i > 0; i--) {
+		e->nfiles--;
+		if (close(e->files[i - 1]) < 0)
+			return mf_err_errno(err, errno, "close %s", e->path);
+	}
+	return MF_OK;
+}
+
 static enum mf_status rename_entry(struct mf_entry *e, const char *queue,
 				   const char *sub, struct mf_err *err)
 {
@@ -228,6 +273,10 @@ static enum mf_status rename_entry(struct mf_entry *e, const char *queue,
 
 enum mf_status mf_entry_commit(struct mf_entry *e, struct mf_err *err)
 {
+	enum mf_status st;
+
+	if ((st = sync_files(e, err)))
+		return st;
 	if (fsync(e->dirfd) < 0)
 		return mf_err_errno(err, errno, "fsync %s", e->path);
 	return rename_entry(e, e->queue, "new", err);
@@ -265,6 +314,7 @@ void mf_entry_abort(struct mf_entry *e)
 
 void mf_entry_close(struct mf_entry *e)
 {
+	close_files(e);
 	if (e->dirfd >= 0)
 		close(e->dirfd); /* drops the flock too */
 	e->dirfd = -1;
@@ -423,6 +473,14 @@ enum mf_status mf_entry_write_envelope(struct mf_entry *e,
 
 	if ((st = mf_envelope_format(env, &b, err)))
 		return st;
+	if (!strcmp(e->sub, "tmp") && faccessat(e->dirfd, "envelope", F_OK, 0) < 0) {
+		/* A new entry: nobody sees it before the commit, which syncs it. */
+		fd = mf_entry_create_file(e, "envelope");
+		st = fd < 0 || write_all(fd, b.data, b.len) < 0
+			? mf_err_errno(err, errno, "write %s/envelope", e->path) : MF_OK;
+		mf_buf_free(&b);
+		return st;
+	}
 	fd = mf_entry_openat(e, "envelope.new", O_WRONLY | O_CREAT | O_TRUNC);
 	if (fd < 0) {
 		st = mf_err_errno(err, errno, "%s/envelope.new", e->path);
@@ -441,8 +499,7 @@ enum mf_status mf_entry_write_envelope(struct mf_entry *e,
 		return mf_err_errno(err, errno, "close %s/envelope", e->path);
 	if (renameat(e->dirfd, "envelope.new", e->dirfd, "envelope") < 0)
 		return mf_err_errno(err, errno, "rename %s/envelope", e->path);
-	/* In tmp/ the commit fsyncs the directory; elsewhere do it now. */
-	if (strcmp(e->sub, "tmp") && fsync(e->dirfd) < 0)
+	if (fsync(e->dirfd) < 0)
 		return mf_err_errno(err, errno, "fsync %s", e->path);
 	return MF_OK;
 }

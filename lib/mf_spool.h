@@ -42,6 +42,8 @@ struct mf_spool {
 	unsigned counter;
 };
 
+#define MF_ENTRY_FILES 4
+
 struct mf_entry {
 	struct mf_spool *spool;
 	char queue[16];
@@ -50,6 +52,8 @@ struct mf_entry {
 	char path[PATH_MAX];  /* ROOT/QUEUE/SUB/ID */
 	int dirfd;            /* the entry directory, -1 when closed */
 	int locked;
+	int files[MF_ENTRY_FILES]; /* files of a tmp/ entry, synced by the commit */
+	int nfiles;
 };
 
 enum mf_status mf_spool_open(const char *root, const char *hostname,
@@ -68,6 +72,10 @@ enum mf_status mf_entry_create(struct mf_spool *sp, const char *queue,
 			       struct mf_entry *e, struct mf_err *err);
 /* openat() a file inside the entry (O_CLOEXEC added, mode 0600); -1 + errno. */
 int mf_entry_openat(struct mf_entry *e, const char *name, int flags);
+/* Create a file in a tmp/ entry for writing.  The fd belongs to the entry:
+ * do not close it; the commit flushes all such files together (one journal
+ * commit instead of one per file) and closes them, the abort closes them. */
+int mf_entry_create_file(struct mf_entry *e, const char *name);
 enum mf_status mf_entry_commit(struct mf_entry *e, struct mf_err *err);
 /* Remove a tmp/ entry that will not be committed; always succeeds or logs. */
 void mf_entry_abort(struct mf_entry *e);

@@ -89,10 +89,17 @@ int mf_parse_size(const char *s, uint64_t *bytes)
 void mf_format_timestamp(time_t t, char out[MF_TIMESTAMP_LEN])
 {
 	struct tm tm;
+	char buf[64];
 
-	if (!gmtime_r(&t, &tm) ||
-	    !strftime(out, MF_TIMESTAMP_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm))
+	/* not strftime(): it reads the time zone files, which UTC never needs */
+	if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
 		snprintf(out, MF_TIMESTAMP_LEN, "1970-01-01T00:00:00Z");
+	else {
+		snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+			 tm.tm_min, tm.tm_sec);
+		snprintf(out, MF_TIMESTAMP_LEN, "%.20s", buf);
+	}
 }
 
 int mf_parse_timestamp(const char *s, time_t *t)
