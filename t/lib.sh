@@ -21,6 +21,7 @@ LC_ALL=C; TZ=UTC; export LC_ALL TZ
 TRASH=$(mktemp -d "${TMPDIR:-/tmp}/mf-test.XXXXXX")
 cd "$TRASH" || exit 1
 test_count=0 test_failed=0 t_pids= t_finish=
+exec 3>&1
 
 _t_cleanup() {
 	for p in $t_pids; do kill "$p" 2>/dev/null; done
@@ -78,6 +79,8 @@ test_done() {
 }
 
 # --- assertions, for use inside test bodies ---
+# A TAP comment from inside a test body (whose output is otherwise captured).
+test_diag() { echo "# $*" >&3; }
 test_cmp() { diff -u "$1" "$2"; }
 # The last line of FILE must match the extended regex.
 test_last_line() { tail -n 1 "$1" | grep -Eq -- "$2" || { echo "last line of $1:"; tail -n 3 "$1"; return 1; }; }
