@@ -5,6 +5,7 @@
 #include <popt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -140,6 +141,14 @@ static enum mf_status run(struct mf_tool *t, struct opts *o, const char **args,
 	return inject(t, o, args, err);
 }
 
+static void opts_free(struct opts *o)
+{
+	free(o->sender);
+	free(o->file);
+	free(o->queue);
+	mf_common_opts_free(&o->c);
+}
+
 int main(int argc, const char **argv)
 {
 	struct opts o = { 0 };
@@ -174,11 +183,13 @@ int main(int argc, const char **argv)
 	if (mf_tool_popt(pc, &o.c, &err) < 0) {
 		mf_log_open("mf-inject", MF_LOG_OFF, MF_LOG_OFF);
 		code = mf_log_fail(&err, MF_MODE_INTERACTIVE);
+		opts_free(&o);
 		poptFreeContext(pc);
 		return code;
 	}
 	if (o.c.version) {
 		printf("mf-inject (mf) %s\n", MF_VERSION);
+		opts_free(&o);
 		poptFreeContext(pc);
 		return 0;
 	}
@@ -190,6 +201,7 @@ int main(int argc, const char **argv)
 	else
 		code = mf_log_fail(&err, MF_MODE_INTERACTIVE);
 	mf_tool_end(&t);
+	opts_free(&o);
 	poptFreeContext(pc);
 	return code;
 }

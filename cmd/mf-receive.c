@@ -3,6 +3,7 @@
 #include <popt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "mf_log.h"
@@ -49,6 +50,14 @@ static int run(struct mf_tool *t, struct opts *o, const char **rcpts,
 	return st;
 }
 
+static void opts_free(struct opts *o)
+{
+	free(o->sender);
+	free(o->client_addr);
+	free(o->client_helo);
+	mf_common_opts_free(&o->c);
+}
+
 int main(int argc, const char **argv)
 {
 	struct opts o = { 0 };
@@ -75,11 +84,13 @@ int main(int argc, const char **argv)
 	if (mf_tool_popt(pc, &o.c, &err) < 0) {
 		mf_log_open("mf-receive", MF_LOG_OFF, MF_LOG_OFF);
 		code = mf_log_fail(&err, MF_MODE_TRANSPORT);
+		opts_free(&o);
 		poptFreeContext(pc);
 		return code;
 	}
 	if (o.c.version) {
 		printf("mf-receive (mf) %s\n", MF_VERSION);
+		opts_free(&o);
 		poptFreeContext(pc);
 		return 0;
 	}
@@ -91,6 +102,7 @@ int main(int argc, const char **argv)
 	else
 		code = mf_log_fail(&err, MF_MODE_TRANSPORT);
 	mf_tool_end(&t);
+	opts_free(&o);
 	poptFreeContext(pc);
 	return code;
 }

@@ -3,10 +3,19 @@
 #include "mf_tool.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "mf_log.h"
+
+void mf_common_opts_free(struct mf_common_opts *o)
+{
+	free(o->spool);
+	free(o->config);
+	free(o->unique_id);
+	o->spool = o->config = o->unique_id = NULL;
+}
 
 int mf_tool_popt(poptContext pc, struct mf_common_opts *o, struct mf_err *err)
 {

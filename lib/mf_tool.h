@@ -13,7 +13,7 @@
 #define MF_VERSION "0.1.0"
 #endif
 
-/* Options every tool takes; the strings belong to popt. */
+/* Options every tool takes; popt allocates the strings, mf_common_opts_free() frees them. */
 struct mf_common_opts {
 	char *spool;
 	char *config;
@@ -60,6 +60,8 @@ int mf_tool_check_config(struct mf_tool *t, const struct mf_common_opts *o,
 			 const char *section, const struct mf_err *load_err,
 			 enum mf_status load_st);
 void mf_tool_end(struct mf_tool *t);
+/* Free the strings popt allocated for the common options. */
+void mf_common_opts_free(struct mf_common_opts *o);
 /* Parse options; returns -1 after reporting a usage error (err set). */
 int mf_tool_popt(poptContext pc, struct mf_common_opts *o, struct mf_err *err);
 
