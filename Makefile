@@ -53,6 +53,13 @@ $(B)/libmf.a: $(LIB_OBJ)
 $(B)/mf-%: $(B)/cmd/mf-%.o $(B)/libmf.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libmf.a $(POPT_LIBS) $(LDLIBS)
 
+# An MTA starts mf-receive once per message: a static binary starts ~30%
+# faster (no dynamic loader, fewer page faults); see bench/.  It uses only
+# libc and popt.  RECEIVE_LDFLAGS= builds it dynamic (the ASan build does).
+RECEIVE_LDFLAGS ?= -static
+$(B)/mf-receive: $(B)/cmd/mf-receive.o $(B)/libmf.a
+	$(CC) $(CFLAGS) $(LDFLAGS) $(RECEIVE_LDFLAGS) -o $@ $< $(B)/libmf.a $(POPT_LIBS) $(LDLIBS)
+
 $(B)/t/%: $(B)/t/unit/%.o $(B)/t/unit/tap.o $(B)/libmf.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/t/unit/tap.o $(B)/libmf.a $(POPT_LIBS) $(LDLIBS)
@@ -74,7 +81,7 @@ check: deps
 
 check-asan:
 	$(MAKE) B=build-asan CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
-	  LDFLAGS='-fsanitize=address,undefined' all units
+	  LDFLAGS='-fsanitize=address,undefined' RECEIVE_LDFLAGS= all units
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99 \
 	  MF_BUILD=$(CURDIR)/build-asan MF_SANITIZED=1 $(PROVE) t/
 

@@ -48,8 +48,11 @@ static enum mf_status inject(struct mf_tool *t, struct opts *o,
 	st = mf_receive_envelope(&a, &env, err);
 	if (st == MF_OK && o->file && strcmp(o->file, "-")) {
 		fd = open(o->file, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
 			st = mf_err_errno(err, errno, "%s", o->file);
+			if (errno == ENOENT || errno == EACCES || errno == EISDIR)
+				st = err->status = MF_EUSAGE; /* the admin named a bad file */
+		}
 	}
 	if (st == MF_OK) {
 		mf_receive_opts(t->conf, o->c.unique_id, &io);
@@ -129,6 +132,10 @@ static enum mf_status run(struct mf_tool *t, struct opts *o, const char **args,
 
 	if (o->list + o->requeue > 1)
 		return mf_err_set(err, MF_EUSAGE, "--list and --requeue do not go together");
+	if ((o->list || o->requeue) && (o->sender || o->file || o->queue))
+		return mf_err_set(err, MF_EUSAGE, "-f, -m and -Q are for injecting, not with -l or -r");
+	if (o->all && !o->requeue)
+		return mf_err_set(err, MF_EUSAGE, "--all goes with --requeue");
 	if (o->list && args && args[0] && args[1])
 		return mf_err_set(err, MF_EUSAGE, "--list takes at most one queue");
 	if ((st = mf_tool_spool(t, &o->c, err)))

@@ -245,12 +245,18 @@ static enum mf_status add_item(struct mf_conf *c, char *text, unsigned line,
 	return MF_OK;
 }
 
+static int is_comment(const char *s)
+{
+	s += strspn(s, " \t");
+	return *s == '#' || *s == ';';
+}
+
 static enum mf_status parse_line(struct mf_conf *c, char *text, unsigned line,
 				 struct mf_err *err)
 {
 	char *t = trim(text), *end;
 
-	if (!*t || *t == '#' || *t == ';')
+	if (!*t || is_comment(t))
 		return MF_OK;
 	if (*t == '[') {
 		end = strchr(t, ']');
@@ -291,7 +297,8 @@ static enum mf_status parse_file(struct mf_conf *c, FILE *f, struct mf_err *err)
 			st = conf_fail(err, c, start, "line longer than 65536 bytes%s%s", "", "");
 			break;
 		}
-		if (n && line[n - 1] == '\\' && logical.data[0] != '#') {
+		/* comments never continue: a '\\' ending one is just text */
+		if (n && line[n - 1] == '\\' && !is_comment(logical.data)) {
 			logical.data[--logical.len] = '\0';
 			continue;
 		}

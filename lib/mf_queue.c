@@ -119,8 +119,11 @@ enum mf_status mf_queue_requeue(struct mf_spool *sp, const char *name,
 		return st;
 	if (strcmp(queue, "failed"))
 		return mf_err_set(err, MF_EUSAGE, "%.200s is in %s/, not in failed/", name, queue);
-	if (strcmp(sub, "new"))
-		return mf_err_set(err, MF_EBUSY, "%.200s is being worked on (failed/cur)", name);
+	/* failed/cur: a claim; take it back only if its process is gone */
+	if (strcmp(sub, "new") && mf_entry_put_back_stalled(sp, "failed", id, err))
+		return err && err->status == MF_EBUSY
+			? mf_err_set(err, MF_EBUSY, "%.200s is being worked on (failed/cur)", name)
+			: (err ? err->status : MF_EIO);
 	if ((st = mf_entry_claim(sp, "failed", id, e, err)))
 		return st;
 	mf_envelope_init(&env);

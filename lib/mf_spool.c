@@ -575,6 +575,20 @@ enum mf_status mf_spool_each(struct mf_spool *sp, const char *queue,
 	return MF_OK;
 }
 
+enum mf_status mf_entry_put_back_stalled(struct mf_spool *sp, const char *queue,
+					 const char *id, struct mf_err *err)
+{
+	struct mf_entry e;
+	enum mf_status st;
+
+	if ((st = mf_entry_open(sp, queue, "cur", id, &e, err)))
+		return st;
+	if ((st = lock_entry(&e, err)) == MF_OK)
+		st = mf_entry_release(&e, err);
+	mf_entry_close(&e);
+	return st;
+}
+
 struct recover_ctx {
 	int64_t stalled, tmp_age;
 	unsigned put_back, removed;

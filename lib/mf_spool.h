@@ -26,7 +26,9 @@ struct mf_envelope;
  * mf_spool_recover() puts back cur/ entries whose lock is free and whose claim
  * is older than the stalled interval, and removes tmp/ leftovers.
  * Every rename that must survive a crash is followed by an fsync of the
- * directories involved, so after a crash an entry is in exactly one place.
+ * target directory (on the journalling file systems a spool lives on, one
+ * transaction holds both directory changes of a rename), so after a crash an
+ * entry is in exactly one place.
  *
  * Errors: I/O failures are MF_EIO/MF_ENOSPC (temporary); an entry claimed by
  * another process is MF_EBUSY; a name that is not an entry is MF_ENOENT.
@@ -111,6 +113,11 @@ typedef int (*mf_spool_fn)(struct mf_spool *sp, const char *queue,
 enum mf_status mf_spool_each(struct mf_spool *sp, const char *queue,
 			     const char *sub, mf_spool_fn fn, void *ctx,
 			     struct mf_err *err);
+
+/* Put QUEUE/cur/ID back into new/ if no process holds its claim (a tool that
+ * died); MF_EBUSY while one does. */
+enum mf_status mf_entry_put_back_stalled(struct mf_spool *sp, const char *queue,
+					 const char *id, struct mf_err *err);
 
 /* Put back stalled claims (older than stalled seconds, lock free) and remove
  * tmp/ entries older than tmp_age seconds; counts what was done. */

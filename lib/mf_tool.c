@@ -70,6 +70,8 @@ int mf_tool_check_config(struct mf_tool *t, const struct mf_common_opts *o,
 {
 	struct mf_err err;
 
+	/* an admin is reading: notes go to stderr even for transport tools */
+	mf_log_open(t->prog, MF_LOG_OFF, LOG_NOTICE);
 	if (load_st != MF_OK)
 		return mf_log_fail(load_err, MF_MODE_INTERACTIVE);
 	if (section && o->unique_id &&
