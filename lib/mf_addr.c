@@ -160,7 +160,7 @@ enum mf_status mf_addr_check(const char *in, size_t n, unsigned flags,
 
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)in[i];
-		if (c < 32 || c == 127) {
+		if ((c < 32 && c != '\t') || c == 127) {
 			why = c == '\r' || c == '\n' ? "CR or LF in address"
 			    : c == 0 ? "NUL in address" : "control character in address";
 			goto bad;
@@ -170,6 +170,10 @@ enum mf_status mf_addr_check(const char *in, size_t n, unsigned flags,
 		s++, n--;
 	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
 		n--;
+	if (memchr(s, '\t', n)) {
+		why = "control character in address";
+		goto bad;
+	}
 	if (n >= 2 && s[0] == '<' && s[n - 1] == '>')
 		s++, n -= 2;
 	else if (n && (s[0] == '<' || s[n - 1] == '>'))

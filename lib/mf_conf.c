@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "mf_buf.h"
 #include "mf_log.h"
@@ -58,6 +59,16 @@ struct mf_conf {
 	struct section *sections;
 	size_t nsections;
 };
+
+/* Reading the config failed: for the exit code that is a config error. */
+static enum mf_status conf_status(struct mf_err *err, enum mf_status st)
+{
+	if (st == MF_ENOMEM)
+		return st;
+	if (err)
+		err->status = MF_ECONFIG;
+	return MF_ECONFIG;
+}
 
 static const struct schema *schema_find(const char *section, const char *key)
 {
@@ -111,10 +122,10 @@ static int check_value(const struct schema *s, const char *v)
 static const char *type_name(enum type t)
 {
 	static const char *const names[] = {
-		[T_STRING] = "string", [T_PATH] = "absolute path",
-		[T_DURATION] = "duration (e.g. 30s, 10m, 2h, 1d)",
-		[T_SIZE] = "size (e.g. 512K, 50M)", [T_BOOL] = "yes or no",
-		[T_LOGLEVEL] = "log level (error, warning, notice, info, debug)",
+		[T_STRING] = " string", [T_PATH] = "n absolute path",
+		[T_DURATION] = " duration (e.g. 30s, 10m, 2h, 1d)",
+		[T_SIZE] = " size (e.g. 512K, 50M)", [T_BOOL] = " yes or no",
+		[T_LOGLEVEL] = " log level (error, warning, notice, info, debug)",
 	};
 	return names[t];
 }
@@ -230,7 +241,7 @@ static enum mf_status add_item(struct mf_conf *c, char *text, unsigned line,
 				 sc->key, first);
 	}
 	if (check_value(sc, value) < 0)
-		return conf_fail(err, c, line, "%s wants a %s", sc->key,
+		return conf_fail(err, c, line, "%s wants a%s", sc->key,
 				 type_name(sc->type));
 	n = realloc(s->items, (s->nitems + 1) * sizeof *n);
 	if (!n)
@@ -306,7 +317,7 @@ static enum mf_status parse_file(struct mf_conf *c, FILE *f, struct mf_err *err)
 		mf_buf_reset(&logical);
 	}
 	if (st == MF_OK && ferror(f))
-		st = mf_err_errno(err, errno, "%s: read", c->path);
+		st = conf_status(err, mf_err_errno(err, errno, "%s: read", c->path));
 	if (st == MF_OK && logical.len)
 		st = parse_line(c, logical.data, start, err);
 	free(line);
@@ -319,6 +330,7 @@ enum mf_status mf_conf_load(const char *path, struct mf_conf **out,
 {
 	struct mf_conf *c;
 	enum mf_status st;
+	struct stat sb;
 	int named = path != NULL;
 	FILE *f;
 
@@ -340,9 +352,14 @@ enum mf_status mf_conf_load(const char *path, struct mf_conf **out,
 			return MF_OK;
 		}
 		st = mf_err_errno(err, errno, "config %s", path);
-		err->status = MF_ECONFIG;
 		mf_conf_free(c);
-		return st == MF_ENOMEM ? st : MF_ECONFIG;
+		return st == MF_ENOMEM ? st : conf_status(err, MF_ECONFIG);
+	}
+	if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		fclose(f);
+		mf_err_set(err, MF_ECONFIG, "config %s: is a directory", path);
+		mf_conf_free(c);
+		return MF_ECONFIG;
 	}
 	st = parse_file(c, f, err);
 	fclose(f);

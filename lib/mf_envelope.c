@@ -105,6 +105,23 @@ static int add_line(struct mf_buf *b, const char *key, const char *value)
 	return mf_buf_add(b, "\n", 1);
 }
 
+/* Addresses are checked at intake; flattening here keeps a bad caller from
+ * adding lines to the envelope all the same. */
+static int add_addr(struct mf_buf *b, const char *key, const char *addr)
+{
+	size_t start;
+
+	if (mf_buf_addf(b, "%s: <", key) < 0)
+		return -1;
+	start = b->len;
+	if (mf_buf_adds(b, addr) < 0)
+		return -1;
+	for (; start < b->len; start++)
+		if ((unsigned char)b->data[start] < 32 || b->data[start] == 127)
+			b->data[start] = ' ';
+	return mf_buf_add(b, ">\n", 2);
+}
+
 static int add_time(struct mf_buf *b, const char *key, time_t t)
 {
 	char ts[MF_TIMESTAMP_LEN];
@@ -115,7 +132,7 @@ static int add_time(struct mf_buf *b, const char *key, time_t t)
 
 static int format_rcpt(struct mf_buf *b, const struct mf_rcpt *r)
 {
-	if (mf_buf_addf(b, "Recipient: <%s>\n", r->addr) < 0 ||
+	if (add_addr(b, "Recipient", r->addr) < 0 ||
 	    add_line(b, "State", mf_rcpt_state_name(r->state)) < 0 ||
 	    mf_buf_addf(b, "Attempts: %u\n", r->attempts) < 0)
 		return -1;
@@ -142,7 +159,7 @@ enum mf_status mf_envelope_format(const struct mf_envelope *env,
 	if (!rc)
 		rc = add_time(b, "Arrival", env->arrival);
 	if (!rc)
-		rc = mf_buf_addf(b, "Sender: <%s>\n", env->sender ? env->sender : "");
+		rc = add_addr(b, "Sender", env->sender ? env->sender : "");
 	if (!rc)
 		rc = mf_buf_addf(b, "Size: %llu\n", (unsigned long long)env->size);
 	if (!rc && env->client_addr)
@@ -274,7 +291,7 @@ enum mf_status mf_envelope_parse(const char *text, size_t len,
 {
 	char *copy, *line, *next;
 	unsigned lineno = 0;
-	int rc = 0, have_sender = 0;
+	int rc = 0;
 
 	if (memchr(text, '\0', len))
 		return mf_err_set(err, MF_EDATA, "envelope: NUL byte");
@@ -286,10 +303,10 @@ enum mf_status mf_envelope_parse(const char *text, size_t len,
 		if (next)
 			*next++ = '\0';
 		lineno++;
+		if (*line && line[strlen(line) - 1] == '\r')
+			line[strlen(line) - 1] = '\0';
 		if (!*line)
 			continue;
-		if (!strncasecmp(line, "Sender:", 7))
-			have_sender = 1;
 		rc = parse_one(env, line);
 	}
 	free(copy);
@@ -297,7 +314,7 @@ enum mf_status mf_envelope_parse(const char *text, size_t len,
 		return mf_err_set(err, MF_ENOMEM, "out of memory");
 	if (rc < 0)
 		return mf_err_set(err, MF_EDATA, "envelope line %u: bad line", lineno);
-	if (!have_sender)
-		return mf_err_set(err, MF_EDATA, "envelope: no Sender line");
+	if (!env->sender)
+		return mf_err_set(err, MF_EDATA, "envelope: no Sender line before the recipients");
 	return MF_OK;
 }

@@ -105,6 +105,41 @@ void mf_spool_close(struct mf_spool *sp)
 	sp->root = NULL;
 }
 
+/*
+ * The spool holds only real directories: a symlink planted in it (a queue,
+ * new/ or cur/, or an entry) must not lead a tool outside.  Queue and sub
+ * directories are checked with lstat(); entries are opened with O_NOFOLLOW.
+ */
+static enum mf_status check_real_dir(const char *path, struct mf_err *err)
+{
+	struct stat sb;
+
+	if (lstat(path, &sb) < 0)
+		return errno == ENOENT ? mf_err_set(err, MF_ENOENT, "%s: no such directory", path)
+				       : mf_err_errno(err, errno, "%s", path);
+	if (!S_ISDIR(sb.st_mode))
+		return mf_err_set(err, MF_EIO, "%s: not a directory (a symlink?); refusing it", path);
+	return MF_OK;
+}
+
+static enum mf_status check_queue_dirs(struct mf_spool *sp, const char *queue,
+				       const char *sub, struct mf_err *err)
+{
+	char path[PATH_MAX];
+	enum mf_status st;
+
+	if ((st = path_fmt(path, sizeof path, err, "%s/%s", sp->root, queue)) ||
+	    (st = check_real_dir(path, err)) ||
+	    (st = path_fmt(path, sizeof path, err, "%s/%s/%s", sp->root, queue, sub)))
+		return st;
+	return check_real_dir(path, err);
+}
+
+static int open_entry_dir(const char *path)
+{
+	return open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
 static enum mf_status make_dir(const char *path, struct mf_err *err)
 {
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
@@ -125,8 +160,11 @@ enum mf_status mf_queue_init(struct mf_spool *sp, const char *queue,
 		return mf_err_set(err, MF_EUSAGE, "unknown queue '%.40s'", queue);
 	if ((st = path_fmt(path, sizeof path, err, "%s/%s/cur", sp->root, queue)))
 		return st;
-	if (stat(path, &sb) == 0)
-		return MF_OK; /* cur/ is made last: the queue is complete */
+	if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) { /* cur/ is made last */
+		if ((st = check_queue_dirs(sp, queue, "new", err)))
+			return st;
+		return check_queue_dirs(sp, queue, "tmp", err);
+	}
 	if ((st = path_fmt(path, sizeof path, err, "%s/%s", sp->root, queue)) ||
 	    (st = make_dir(path, err)))
 		return st;
@@ -190,7 +228,7 @@ enum mf_status mf_entry_create(struct mf_spool *sp, const char *queue,
 	}
 	if (tries == 100)
 		return mf_err_set(err, MF_ETEMP, "cannot make a unique entry name in %s/tmp", queue);
-	e->dirfd = open(e->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	e->dirfd = open_entry_dir(e->path);
 	if (e->dirfd < 0) {
 		st = mf_err_errno(err, errno, "open %s", e->path);
 		rmdir(e->path);
@@ -256,14 +294,18 @@ static enum mf_status rename_entry(struct mf_entry *e, const char *queue,
 
 	if ((st = path_fmt(todir, sizeof todir, err, "%s/%s/%s", e->spool->root,
 			   queue, sub)) ||
-	    (st = path_fmt(to, sizeof to, err, "%s/%s", todir, e->id)))
+	    (st = path_fmt(to, sizeof to, err, "%s/%s", todir, e->id)) ||
+	    (st = check_queue_dirs(e->spool, queue, sub, err)))
 		return st;
 	if (rename(e->path, to) < 0)
 		return errno == ENOENT ? mf_err_set(err, MF_ENOENT, "%s: gone", e->path)
 				       : mf_err_errno(err, errno, "rename %s", e->path);
 	memcpy(e->path, to, sizeof to);
-	snprintf(e->queue, sizeof e->queue, "%s", queue);
-	snprintf(e->sub, sizeof e->sub, "%s", sub);
+	/* queue may be e->queue itself (commit, release): copy only when it differs */
+	if (queue != e->queue)
+		snprintf(e->queue, sizeof e->queue, "%s", queue);
+	if (sub != e->sub)
+		snprintf(e->sub, sizeof e->sub, "%s", sub);
 	/* One journal transaction holds both directory changes on the file
 	 * systems a spool lives on; the fsync of the target commits it. */
 	if (fsync_path(todir) < 0)
@@ -288,7 +330,7 @@ static void remove_files(struct mf_entry *e)
 	struct dirent *de;
 	int fd;
 
-	fd = open(e->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = open_entry_dir(e->path);
 	if (fd < 0)
 		return;
 	d = fdopendir(fd);
@@ -331,12 +373,14 @@ enum mf_status mf_entry_open(struct mf_spool *sp, const char *queue,
 		return mf_err_set(err, MF_ENOENT, "no entry %.40s/%.100s", queue, id);
 	entry_init(e, sp, queue, sub);
 	snprintf(e->id, sizeof e->id, "%s", id);
-	if ((st = entry_path(e, err)))
+	if ((st = entry_path(e, err)) || (st = check_queue_dirs(sp, queue, sub, err)))
 		return st;
-	e->dirfd = open(e->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	e->dirfd = open_entry_dir(e->path);
 	if (e->dirfd < 0)
 		return errno == ENOENT ? mf_err_set(err, MF_ENOENT, "%s: no such entry", e->path)
-				       : mf_err_errno(err, errno, "open %s", e->path);
+		     : errno == ELOOP || errno == ENOTDIR
+			? mf_err_set(err, MF_EIO, "%s: not a directory (a symlink?); refusing it", e->path)
+			: mf_err_errno(err, errno, "open %s", e->path);
 	return MF_OK;
 }
 
@@ -356,8 +400,17 @@ enum mf_status mf_entry_claim(struct mf_spool *sp, const char *queue,
 {
 	enum mf_status st;
 
-	if ((st = mf_entry_open(sp, queue, "new", id, e, err)))
+	char cur[PATH_MAX];
+	struct stat sb;
+
+	if ((st = mf_entry_open(sp, queue, "new", id, e, err))) {
+		if (st == MF_ENOENT && path_fmt(cur, sizeof cur, NULL, "%s/%s/cur/%s",
+						sp->root, queue, id) == MF_OK &&
+		    stat(cur, &sb) == 0)
+			st = mf_err_set(err, MF_EBUSY, "%s/cur/%s: claimed by another process",
+					queue, id);
 		return st;
+	}
 	if ((st = lock_entry(e, err)) || (st = rename_entry(e, queue, "cur", err))) {
 		if (st == MF_ENOENT) /* someone claimed it before us */
 			st = mf_err_set(err, MF_EBUSY, "%s/new/%s: claimed by another process",
@@ -710,7 +763,8 @@ enum mf_status mf_spool_find(struct mf_spool *sp, const char *queue,
 			if ((st = path_fmt(path, sizeof path, err, "%s/%s/%s/%s",
 					   sp->root, *q, subs[i], name)))
 				return st;
-			if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+			    check_queue_dirs(sp, *q, subs[i], NULL) == MF_OK) {
 				snprintf(qout, qsz, "%s", *q);
 				snprintf(subout, 4, "%s", subs[i]);
 				snprintf(idout, MF_ID_MAX, "%s", name);

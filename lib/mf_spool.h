@@ -18,9 +18,10 @@ struct mf_envelope;
  * root must exist.  ID is a maildir-style unique name.
  *
  * Life of an entry: mf_entry_create() makes tmp/ID; the caller writes its
- * files there (mf_entry_openat, mf_entry_write_envelope); mf_entry_commit()
- * fsyncs the files and directories and renames tmp/ID to new/ID -- only then
- * is the entry durable.  mf_entry_claim() locks new/ID (flock on the entry
+ * files there with mf_entry_create_file() and mf_entry_write_envelope();
+ * mf_entry_commit() fsyncs those files and the entry directory and renames
+ * tmp/ID to new/ID -- only then is the entry durable.  (A file written
+ * through plain mf_entry_openat() is the caller's to fsync.)  mf_entry_claim() locks new/ID (flock on the entry
  * directory) and renames it to cur/ID; the lock is held until the entry is
  * moved on (mf_entry_move), put back (mf_entry_release), removed or closed.
  * mf_spool_recover() puts back cur/ entries whose lock is free and whose claim

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -15,9 +16,10 @@ static int parse_number(const char **sp, uint64_t *v)
 	if (!isdigit((unsigned char)*s))
 		return -1;
 	for (; isdigit((unsigned char)*s); s++) {
-		if (n > (UINT64_MAX - 9) / 10)
+		unsigned d = (unsigned)(*s - '0');
+		if (n > UINT64_MAX / 10 || (n == UINT64_MAX / 10 && d > UINT64_MAX % 10))
 			return -1;
-		n = n * 10 + (uint64_t)(*s - '0');
+		n = n * 10 + d;
 	}
 	*sp = s;
 	*v = n;
@@ -102,16 +104,33 @@ void mf_format_timestamp(time_t t, char out[MF_TIMESTAMP_LEN])
 	}
 }
 
+/* Exactly YYYY-MM-DDTHH:MM:SSZ, a real date: formatting the result back must
+ * give the same text (strptime alone takes Feb 30 and one-digit fields). */
 int mf_parse_timestamp(const char *s, time_t *t)
 {
+	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+	char back[MF_TIMESTAMP_LEN];
 	struct tm tm;
-	const char *end;
+	time_t v;
+	size_t i;
 
-	memset(&tm, 0, sizeof tm);
-	end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (!end || *end)
+	if (strlen(s) != sizeof shape - 1)
 		return -1;
-	*t = timegm(&tm);
+	for (i = 0; shape[i]; i++)
+		if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i])
+			return -1;
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = atoi(s) - 1900;
+	tm.tm_mon = atoi(s + 5) - 1;
+	tm.tm_mday = atoi(s + 8);
+	tm.tm_hour = atoi(s + 11);
+	tm.tm_min = atoi(s + 14);
+	tm.tm_sec = atoi(s + 17);
+	v = timegm(&tm);
+	mf_format_timestamp(v, back);
+	if (strcmp(back, s))
+		return -1;
+	*t = v;
 	return 0;
 }
 

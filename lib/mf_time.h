@@ -12,7 +12,8 @@
  * number is seconds.  Sizes: a number with an optional unit B, K, M, G
  * (powers of 1024, case-insensitive, "KB"/"KiB" accepted).  Timestamps are
  * RFC 3339 in UTC, second precision: "2026-11-23T10:54:16Z".
- * Parsers return 0 on success, -1 on bad syntax or overflow.
+ * Parsers return 0 on success, -1 on bad syntax or overflow (and then leave
+ * the output alone).
  */
 int mf_parse_duration(const char *s, int64_t *seconds);
 int mf_parse_size(const char *s, uint64_t *bytes);
