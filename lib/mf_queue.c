@@ -134,8 +134,9 @@ enum mf_status mf_queue_requeue(struct mf_spool *sp, const char *name,
 	}
 	if (st == MF_OK)
 		st = mf_entry_move(e, "out", err);
-	else
-		mf_entry_release(e, NULL);
+	if (st != MF_OK && e->dirfd >= 0 && !strcmp(e->sub, "cur"))
+		mf_entry_release(e, NULL); /* back to failed/new, not left claimed */
+	mf_entry_close(e);
 	mf_envelope_free(&env);
 	if (st == MF_OK)
 		mf_log(LOG_INFO, "%s: requeued from failed/ to out/", id);

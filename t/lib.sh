@@ -33,7 +33,8 @@ trap _t_cleanup EXIT
 
 # Record a PID to kill when the script ends.
 test_pid() { t_pids="$t_pids $1"; }
-# Run commands when the script ends (after killing recorded PIDs).
+# Run commands when the script ends (after killing recorded PIDs).  Call it
+# at the top level of a script: test bodies run in a subshell.
 test_when_finished() { t_finish="$1; $t_finish"; }
 
 _t_result() { # status name
