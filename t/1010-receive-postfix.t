@@ -41,6 +41,7 @@ maximum_backoff_time = 2s
 CF
 cat >"$pf/conf/master.cf" <<CF
 127.0.0.1:$port inet n - n - - smtpd
+pickup    unix n - n 60 1 pickup
 cleanup   unix n - n - 0 cleanup
 qmgr      unix n - n 300 1 qmgr
 rewrite   unix - - n - - trivial-rewrite
@@ -78,7 +79,7 @@ PY
 # wait_entries N: until in/new holds N entries (20 s at most)
 wait_entries() {
 	i=0
-	while [ "$(count_entries "$spool/in")" -lt "$1" ] && [ $i -lt 200 ]; do
+	while [ "$(count_entries "$spool/in")" -lt "$1" ] && [ $i -lt 600 ]; do
 		sleep 0.1; i=$((i + 1))
 	done
 	[ "$(count_entries "$spool/in")" -ge "$1" ]
@@ -126,10 +127,11 @@ test_expect_success 'a spool mf-receive cannot write defers in postfix (exit 75)
 	chmod 000 "$spool/in/tmp" &&
 	printf "Subject: deferred\r\n\r\nx\r\n" >msg3 &&
 	send msg3 dave@example.org bob@example.net &&
-	i=0; until grep -q "status=deferred" "$pf/maillog" || [ $i -ge 200 ]; do sleep 0.1; i=$((i+1)); done &&
+	i=0; until grep -q "status=deferred" "$pf/maillog" || [ $i -ge 600 ]; do sleep 0.1; i=$((i+1)); done &&
 	grep "status=deferred" "$pf/maillog" | grep -q "mf-receive: mkdir .*Permission denied (#4.3.0)" &&
 	[ "$(count_entries "$spool/in")" = 2 ] &&
 	chmod 700 "$spool/in/tmp" &&
+	postqueue -c "$pf/conf" -f &&
 	wait_entries 3 &&
 	grep -lx "Sender: <dave@example.org>" "$spool"/in/new/*/envelope
 '
