@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <popt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,9 +124,10 @@ static enum mf_status requeue(struct mf_tool *t, struct opts *o,
 	return MF_OK;
 }
 
-static enum mf_status run(struct mf_tool *t, struct opts *o, const char **args,
+static enum mf_status run(struct mf_tool *t, void *vo, const char **args,
 			  struct mf_err *err)
 {
+	struct opts *o = vo;
 	enum mf_status st;
 
 	if (o->list + o->requeue > 1)
@@ -146,14 +146,6 @@ static enum mf_status run(struct mf_tool *t, struct opts *o, const char **args,
 	if (o->requeue)
 		return requeue(t, o, args, err);
 	return inject(t, o, args, err);
-}
-
-static void opts_free(struct opts *o)
-{
-	free(o->sender);
-	free(o->file);
-	free(o->queue);
-	mf_common_opts_free(&o->c);
 }
 
 int main(int argc, const char **argv)
@@ -176,39 +168,16 @@ int main(int argc, const char **argv)
 		POPT_AUTOHELP
 		POPT_TABLEEND
 	};
-	struct mf_tool t = { 0 };
-	struct mf_err err = { 0 };
-	enum mf_status st;
-	poptContext pc;
+	struct mf_tool_def def = { "mf-inject", MF_MODE_INTERACTIVE, "Receiver",
+				   "[OPTION...] -f SENDER [-m FILE] [--] RECIPIENT...\n"
+				   "   or: mf-inject -r {--all | ID|PATH...}\n"
+				   "   or: mf-inject -l [QUEUE]",
+				   table, &o.c, run, &o };
 	int code;
 
-	signal(SIGPIPE, SIG_IGN);
-	pc = poptGetContext("mf-inject", argc, argv, table, 0);
-	poptSetOtherOptionHelp(pc, "[OPTION...] -f SENDER [-m FILE] [--] RECIPIENT...\n"
-			       "   or: mf-inject -r {--all | ID|PATH...}\n"
-			       "   or: mf-inject -l [QUEUE]");
-	if (mf_tool_popt(pc, &o.c, &err) < 0) {
-		mf_log_open("mf-inject", MF_LOG_OFF, MF_LOG_OFF);
-		code = mf_log_fail(&err, MF_MODE_INTERACTIVE);
-		opts_free(&o);
-		poptFreeContext(pc);
-		return code;
-	}
-	if (o.c.version) {
-		printf("mf-inject (mf) %s\n", MF_VERSION);
-		opts_free(&o);
-		poptFreeContext(pc);
-		return 0;
-	}
-	st = mf_tool_start(&t, "mf-inject", MF_MODE_INTERACTIVE, &o.c, &err);
-	if (o.c.check_config)
-		code = mf_tool_check_config(&t, &o.c, "Receiver", &err, st);
-	else if (st == MF_OK && (st = run(&t, &o, poptGetArgs(pc), &err)) == MF_OK)
-		code = 0;
-	else
-		code = mf_log_fail(&err, MF_MODE_INTERACTIVE);
-	mf_tool_end(&t);
-	opts_free(&o);
-	poptFreeContext(pc);
+	code = mf_tool_main(&def, argc, argv);
+	free(o.sender);
+	free(o.file);
+	free(o.queue);
 	return code;
 }

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* mf-receive: take one message from an MTA pipe transport into the spool. */
 #include <popt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -17,9 +16,10 @@ struct opts {
 	char *client_helo;
 };
 
-static int run(struct mf_tool *t, struct opts *o, const char **rcpts,
-	       struct mf_err *err)
+static enum mf_status run(struct mf_tool *t, void *vo, const char **rcpts,
+			  struct mf_err *err)
 {
+	struct opts *o = vo;
 	struct mf_receive_args a = { o->sender, rcpts, o->client_addr,
 				     o->client_helo, o->c.unique_id };
 	const char *env_rcpt[2];
@@ -50,14 +50,6 @@ static int run(struct mf_tool *t, struct opts *o, const char **rcpts,
 	return st;
 }
 
-static void opts_free(struct opts *o)
-{
-	free(o->sender);
-	free(o->client_addr);
-	free(o->client_helo);
-	mf_common_opts_free(&o->c);
-}
-
 int main(int argc, const char **argv)
 {
 	struct opts o = { 0 };
@@ -72,37 +64,14 @@ int main(int argc, const char **argv)
 		POPT_AUTOHELP
 		POPT_TABLEEND
 	};
-	struct mf_tool t = { 0 };
-	struct mf_err err = { 0 };
-	enum mf_status st;
-	poptContext pc;
+	struct mf_tool_def def = { "mf-receive", MF_MODE_TRANSPORT, "Receiver",
+				   "[OPTION...] -f SENDER [--] RECIPIENT...",
+				   table, &o.c, run, &o };
 	int code;
 
-	signal(SIGPIPE, SIG_IGN);
-	pc = poptGetContext("mf-receive", argc, argv, table, 0);
-	poptSetOtherOptionHelp(pc, "[OPTION...] -f SENDER [--] RECIPIENT...");
-	if (mf_tool_popt(pc, &o.c, &err) < 0) {
-		mf_log_open("mf-receive", MF_LOG_OFF, MF_LOG_OFF);
-		code = mf_log_fail(&err, MF_MODE_TRANSPORT);
-		opts_free(&o);
-		poptFreeContext(pc);
-		return code;
-	}
-	if (o.c.version) {
-		printf("mf-receive (mf) %s\n", MF_VERSION);
-		opts_free(&o);
-		poptFreeContext(pc);
-		return 0;
-	}
-	st = mf_tool_start(&t, "mf-receive", MF_MODE_TRANSPORT, &o.c, &err);
-	if (o.c.check_config)
-		code = mf_tool_check_config(&t, &o.c, "Receiver", &err, st);
-	else if (st == MF_OK && (st = run(&t, &o, poptGetArgs(pc), &err)) == MF_OK)
-		code = 0;
-	else
-		code = mf_log_fail(&err, MF_MODE_TRANSPORT);
-	mf_tool_end(&t);
-	opts_free(&o);
-	poptFreeContext(pc);
+	code = mf_tool_main(&def, argc, argv);
+	free(o.sender);
+	free(o.client_addr);
+	free(o.client_helo);
 	return code;
 }

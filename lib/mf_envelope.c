@@ -89,12 +89,15 @@ int mf_envelope_add_rcpt(struct mf_envelope *env, const char *addr)
 	return 0;
 }
 
-/* Free text is written on one line: CR, LF and other controls become spaces. */
-static int add_line(struct mf_buf *b, const char *key, const char *value)
+/* A value is written on one line: CR, LF and other controls become spaces
+ * (free text such as a peer's reply; addresses are checked at intake, and
+ * flattening them too keeps a bad caller from adding lines all the same). */
+static int add_flat(struct mf_buf *b, const char *key, const char *open,
+		    const char *value, const char *close)
 {
 	size_t start;
 
-	if (mf_buf_addf(b, "%s: ", key) < 0)
+	if (mf_buf_addf(b, "%s: %s", key, open) < 0)
 		return -1;
 	start = b->len;
 	if (mf_buf_adds(b, value) < 0)
@@ -102,24 +105,17 @@ static int add_line(struct mf_buf *b, const char *key, const char *value)
 	for (; start < b->len; start++)
 		if ((unsigned char)b->data[start] < 32 || b->data[start] == 127)
 			b->data[start] = ' ';
-	return mf_buf_add(b, "\n", 1);
+	return mf_buf_addf(b, "%s\n", close);
 }
 
-/* Addresses are checked at intake; flattening here keeps a bad caller from
- * adding lines to the envelope all the same. */
+static int add_line(struct mf_buf *b, const char *key, const char *value)
+{
+	return add_flat(b, key, "", value, "");
+}
+
 static int add_addr(struct mf_buf *b, const char *key, const char *addr)
 {
-	size_t start;
-
-	if (mf_buf_addf(b, "%s: <", key) < 0)
-		return -1;
-	start = b->len;
-	if (mf_buf_adds(b, addr) < 0)
-		return -1;
-	for (; start < b->len; start++)
-		if ((unsigned char)b->data[start] < 32 || b->data[start] == 127)
-			b->data[start] = ' ';
-	return mf_buf_add(b, ">\n", 2);
+	return add_flat(b, key, "<", addr, ">");
 }
 
 static int add_time(struct mf_buf *b, const char *key, time_t t)

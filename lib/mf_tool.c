@@ -2,6 +2,7 @@
 /* What every mf tool does before its own job: options, config, log, spool. */
 #include "mf_tool.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,4 +94,49 @@ void mf_tool_end(struct mf_tool *t)
 		mf_spool_close(&t->spool);
 	mf_conf_free(t->conf);
 	t->conf = NULL;
+}
+
+static int wants_check_config(int argc, const char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--check-config"))
+			return 1;
+	return 0;
+}
+
+int mf_tool_main(const struct mf_tool_def *def, int argc, const char **argv)
+{
+	struct mf_common_opts *o = def->common;
+	struct mf_tool t = { 0 };
+	struct mf_err err = { 0 };
+	enum mf_status st;
+	poptContext pc;
+	int code;
+
+	signal(SIGPIPE, SIG_IGN);
+	pc = poptGetContext(def->prog, argc, argv, def->table, 0);
+	poptSetOtherOptionHelp(pc, def->usage);
+	if (mf_tool_popt(pc, o, &err) < 0) {
+		mf_log_open(def->prog, MF_LOG_OFF, MF_LOG_OFF);
+		code = mf_log_fail(&err, wants_check_config(argc, argv)
+					 ? MF_MODE_INTERACTIVE : def->mode);
+	} else if (o->version) {
+		printf("%s (mf) %s\n", def->prog, MF_VERSION);
+		code = 0;
+	} else {
+		st = mf_tool_start(&t, def->prog, def->mode, o, &err);
+		if (o->check_config)
+			code = mf_tool_check_config(&t, o, def->section, &err, st);
+		else if (st == MF_OK &&
+			 (st = def->run(&t, def->opts, poptGetArgs(pc), &err)) == MF_OK)
+			code = 0;
+		else
+			code = mf_log_fail(&err, def->mode);
+		mf_tool_end(&t);
+	}
+	mf_common_opts_free(o);
+	poptFreeContext(pc);
+	return code;
 }

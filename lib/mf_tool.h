@@ -60,6 +60,30 @@ int mf_tool_check_config(struct mf_tool *t, const struct mf_common_opts *o,
 			 const char *section, const struct mf_err *load_err,
 			 enum mf_status load_st);
 void mf_tool_end(struct mf_tool *t);
+
+/* A tool's own work: opts is the tool's option struct, args the operands. */
+typedef enum mf_status (*mf_tool_fn)(struct mf_tool *t, void *opts,
+				     const char **args, struct mf_err *err);
+
+struct mf_tool_def {
+	const char *prog;
+	enum mf_mode mode;
+	const char *section;   /* the tool's config section, for --check-config */
+	const char *usage;     /* what follows [OPTION...] in --help */
+	const struct poptOption *table; /* includes MF_POPT_COMMON(*common) */
+	struct mf_common_opts *common;
+	mf_tool_fn run;
+	void *opts;
+};
+
+/*
+ * The whole life of a tool, so that each cmd/ file holds only its options
+ * and its run function: parse options (an error is a usage error in the
+ * tool's mode, interactive under --check-config), --version, load config and
+ * set up logging, --check-config or run, and report the one diagnostic.
+ * Returns the exit code.  The caller frees its own option strings.
+ */
+int mf_tool_main(const struct mf_tool_def *def, int argc, const char **argv);
 /* Free the strings popt allocated for the common options. */
 void mf_common_opts_free(struct mf_common_opts *o);
 /* Parse options; returns -1 after reporting a usage error (err set). */
