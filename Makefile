@@ -23,15 +23,23 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2 -Wno-format-nonl
 PKGS = gmime-3.0 libssl libcrypto libpcre2-8 popt ldap lber
 POPT_CFLAGS := $(shell $(PKG_CONFIG) --cflags popt 2>/dev/null)
 POPT_LIBS   := $(shell $(PKG_CONFIG) --libs popt 2>/dev/null)
-override CFLAGS += $(POPT_CFLAGS)
+SSL_LIBS    := $(shell $(PKG_CONFIG) --libs libssl libcrypto 2>/dev/null)
+GMIME_CFLAGS := $(shell $(PKG_CONFIG) --cflags gmime-3.0 2>/dev/null)
+GMIME_LIBS  := $(shell $(PKG_CONFIG) --libs gmime-3.0 2>/dev/null)
+override CFLAGS += $(POPT_CFLAGS) $(GMIME_CFLAGS)
+
+# What each tool links beyond libmf and popt (only what it uses).
+mf-send_LIBS   = $(SSL_LIBS) -lresolv
+mf-notify_LIBS = $(GMIME_LIBS)
+ALL_LIBS = $(SSL_LIBS) -lresolv $(GMIME_LIBS)
 
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/%.o)
-TOOLS   = mf-receive mf-inject
+TOOLS   = $(patsubst cmd/%.c,%,$(wildcard cmd/mf-*.c))
 BINS    = $(TOOLS:%=$(B)/%)
 UNIT_SRC = $(wildcard t/unit/*.c)
 UNITS   = $(UNIT_SRC:t/unit/%.c=$(B)/t/%)
-MAN1    = man/mf-receive.1 man/mf-inject.1
+MAN1    = $(wildcard man/*.1)
 MAN5    = man/mf.conf.5 man/mf-spool.5
 MAN7    = man/mf.7
 
@@ -51,7 +59,7 @@ $(B)/libmf.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 $(B)/mf-%: $(B)/cmd/mf-%.o $(B)/libmf.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libmf.a $(POPT_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libmf.a $(POPT_LIBS) $(mf-$*_LIBS) $(LDLIBS)
 
 # An MTA starts mf-receive once per message: a static binary starts ~30%
 # faster (no dynamic loader, fewer page faults); see bench/.  It uses only
@@ -62,7 +70,7 @@ $(B)/mf-receive: $(B)/cmd/mf-receive.o $(B)/libmf.a
 
 $(B)/t/%: $(B)/t/unit/%.o $(B)/t/unit/tap.o $(B)/libmf.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/t/unit/tap.o $(B)/libmf.a $(POPT_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/t/unit/tap.o $(B)/libmf.a $(POPT_LIBS) $(ALL_LIBS) $(LDLIBS)
 
 
 

@@ -45,6 +45,7 @@ static void rcpt_free(struct mf_rcpt *r)
 	free(r->addr);
 	free(r->reply);
 	free(r->route);
+	free(r->remote);
 	mf_buf_free(&r->extra);
 }
 
@@ -140,6 +141,13 @@ static int format_rcpt(struct mf_buf *b, const struct mf_rcpt *r)
 		return -1;
 	if (r->route && add_line(b, "Route", r->route) < 0)
 		return -1;
+	if (r->remote && add_line(b, "Remote-MTA", r->remote) < 0)
+		return -1;
+	if (r->notified && add_line(b, "Notified",
+				    r->notified == MF_NOTIFIED_DELAYED ? "delayed"
+				    : r->notified == MF_NOTIFIED_FAILED ? "failed"
+				    : "delayed, failed") < 0)
+		return -1;
 	return r->extra.len ? mf_buf_add(b, r->extra.data, r->extra.len) : 0;
 }
 
@@ -206,6 +214,19 @@ static int keep_line(struct mf_buf *b, const char *key, const char *value)
 	return mf_buf_addf(b, "%s: %s\n", key, value);
 }
 
+static int parse_notified(const char *v, unsigned *bits)
+{
+	if (!strcasecmp(v, "delayed"))
+		*bits = MF_NOTIFIED_DELAYED;
+	else if (!strcasecmp(v, "failed"))
+		*bits = MF_NOTIFIED_FAILED;
+	else if (!strcasecmp(v, "delayed, failed") || !strcasecmp(v, "delayed,failed"))
+		*bits = MF_NOTIFIED_DELAYED | MF_NOTIFIED_FAILED;
+	else
+		return -1;
+	return 0;
+}
+
 /* Returns 0, -1 for a bad value, -2 for allocation failure. */
 static int rcpt_key(struct mf_rcpt *r, const char *k, const char *v)
 {
@@ -230,6 +251,10 @@ static int rcpt_key(struct mf_rcpt *r, const char *k, const char *v)
 		return mf_envelope_set(&r->reply, v) < 0 ? -2 : 0;
 	if (!strcasecmp(k, "Route"))
 		return mf_envelope_set(&r->route, v) < 0 ? -2 : 0;
+	if (!strcasecmp(k, "Remote-MTA"))
+		return mf_envelope_set(&r->remote, v) < 0 ? -2 : 0;
+	if (!strcasecmp(k, "Notified"))
+		return parse_notified(v, &r->notified);
 	return keep_line(&r->extra, k, v) < 0 ? -2 : 0;
 }
 

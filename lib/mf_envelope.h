@@ -31,6 +31,11 @@ enum mf_rcpt_state {
 	MF_RCPT_FAILED,    /* refused or given up: final */
 };
 
+enum {
+	MF_NOTIFIED_DELAYED = 1, /* a delay warning was sent */
+	MF_NOTIFIED_FAILED = 2,  /* a failure DSN was sent */
+};
+
 struct mf_rcpt {
 	char *addr;
 	enum mf_rcpt_state state;
@@ -39,6 +44,8 @@ struct mf_rcpt {
 	time_t next_attempt;  /* 0 = as soon as possible */
 	char *reply;          /* last reply or error, NULL when none */
 	char *route;          /* next hop chosen for it, NULL when none */
+	char *remote;         /* the host that gave the last reply, NULL when none */
+	unsigned notified;    /* MF_NOTIFIED_* bits: DSNs already made for it */
 	struct mf_buf extra;  /* unknown lines of this block, "Key: value\n" */
 };
 
