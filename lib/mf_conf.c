@@ -19,26 +19,62 @@
 #include "mf_log.h"
 #include "mf_time.h"
 
-enum type { T_STRING, T_PATH, T_DURATION, T_SIZE, T_BOOL, T_LOGLEVEL };
+enum type { T_STRING, T_PATH, T_DURATION, T_SIZE, T_BOOL, T_LOGLEVEL,
+	    T_DURATIONS, T_UINT, T_CHOICE };
 
 struct schema {
 	const char *section;
 	const char *key;
 	enum type type;
 	const char *def;
+	const char *choices; /* T_CHOICE: "a|b|c" */
 };
 
 /* Sections that take an ID ("[Receiver relay2]"). */
-static const char *const id_sections[] = { "Receiver", NULL };
+static const char *const id_sections[] = { "Receiver", "Sender", NULL };
 
+/* Rows name only the fields they need; choices is for T_CHOICE rows. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const struct schema schema[] = {
 	{ "General", "Spool", T_PATH, MF_DEFAULT_SPOOL },
 	{ "General", "Hostname", T_STRING, "" },
 	{ "General", "Syslog", T_BOOL, "yes" },
 	{ "General", "LogLevel", T_LOGLEVEL, "info" },
 	{ "Receiver", "MaxSize", T_SIZE, "50M" },
-	{ NULL, NULL, T_STRING, NULL }
+	{ "Notifier", "ReportingMTA", T_STRING, "" },
+	{ "Notifier", "From", T_STRING, "" },
+	{ "Notifier", "Templates", T_PATH, "/usr/local/share/mf" },
+	{ "Notifier", "ReturnFullMessage", T_BOOL, "no" },
+	{ "Notifier", "DelayWarning", T_DURATION, "4h" },
+	/* [Sender]: Dr.Web MailD's names, and ours beside them */
+	{ "Sender", "Method", T_CHOICE, "SMTP", "SMTP|LMTP|pipe" },
+	{ "Sender", "Address", T_STRING, "mx:" },
+	{ "Sender", "Options", T_STRING, "" },
+	{ "Sender", "SendingIntervals", T_DURATIONS, "0s, 30s, 60s, 10m, 30m, 2h, 8h, 1d, 1d" },
+	{ "Sender", "SendDSN", T_BOOL, "no" },
+	{ "Sender", "StalledProcessingInterval", T_DURATION, "10m" },
+	{ "Sender", "PipeTimeout", T_DURATION, "2m" },
+	{ "Sender", "ConnectTimeout", T_DURATION, "30s" },
+	{ "Sender", "HeloCmdTimeout", T_DURATION, "5m" },
+	{ "Sender", "MailFromCmdTimeout", T_DURATION, "5m" },
+	{ "Sender", "RcptToCmdTimeout", T_DURATION, "5m" },
+	{ "Sender", "DataCmdTimeout", T_DURATION, "2m" },
+	{ "Sender", "DataBlockTimeout", T_DURATION, "3m" },
+	{ "Sender", "EndOfDataTimeout", T_DURATION, "10m" },
+	{ "Sender", "OtherCmdsTimeout", T_DURATION, "2m" },
+	{ "Sender", "HeloName", T_STRING, "" },
+	{ "Sender", "TLS", T_CHOICE, "may", "none|may|encrypt|verify" },
+	{ "Sender", "TLSCAFile", T_PATH, "" },
+	{ "Sender", "AuthUser", T_STRING, "" },
+	{ "Sender", "AuthPasswordFile", T_PATH, "" },
+	{ "Sender", "Resolver", T_STRING, "" },
+	{ "Sender", "Workers", T_UINT, "1" },
+	{ "Sender", "QueueRunInterval", T_DURATION, "1m" },
+	{ "Sender", "NotifyProgram", T_PATH, "" },
+	{ NULL, NULL, T_STRING, NULL, NULL }
 };
+#pragma GCC diagnostic pop
 
 struct item {
 	char *key;
@@ -100,12 +136,46 @@ static int section_takes_id(const char *name)
 	return 0;
 }
 
+/* v is in "a|b|c" (case-insensitive). */
+static int check_choice(const char *choices, const char *v)
+{
+	size_t n = strlen(v);
+	const char *p = choices;
+
+	while (p && *p) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (len == n && !strncasecmp(p, v, n))
+			return 0;
+		p = bar ? bar + 1 : NULL;
+	}
+	return -1;
+}
+
+static int check_durations(const char *v)
+{
+	char buf[1024], *tok, *save;
+	int64_t d;
+	int n = 0;
+
+	if (strlen(v) >= sizeof buf)
+		return -1;
+	memcpy(buf, v, strlen(v) + 1);
+	for (tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save), n++)
+		if (mf_parse_duration(tok, &d) < 0)
+			return -1;
+	return n ? 0 : -1;
+}
+
 static int check_value(const struct schema *s, const char *v)
 {
 	int64_t d;
 	uint64_t z;
 
 	switch (s->type) {
+	case T_DURATIONS: return check_durations(v);
+	case T_UINT: return mf_parse_size(v, &z) < 0 || strspn(v, "0123456789") != strlen(v) ? -1 : 0;
+	case T_CHOICE: return check_choice(s->choices, v);
 	case T_DURATION: return mf_parse_duration(v, &d);
 	case T_SIZE: return mf_parse_size(v, &z);
 	case T_BOOL:
@@ -113,7 +183,7 @@ static int check_value(const struct schema *s, const char *v)
 		       !strcasecmp(v, "true") || !strcasecmp(v, "false") ||
 		       !strcmp(v, "1") || !strcmp(v, "0") ? 0 : -1;
 	case T_LOGLEVEL: return mf_log_level_parse(v) < 0 ? -1 : 0;
-	case T_PATH: return v[0] == '/' ? 0 : -1;
+	case T_PATH: return v[0] == '/' || (!v[0] && !s->def[0]) ? 0 : -1;
 	case T_STRING: return 0;
 	}
 	return -1;
@@ -126,6 +196,8 @@ static const char *type_name(enum type t)
 		[T_DURATION] = " duration (e.g. 30s, 10m, 2h, 1d)",
 		[T_SIZE] = " size (e.g. 512K, 50M)", [T_BOOL] = " yes or no",
 		[T_LOGLEVEL] = " log level (error, warning, notice, info, debug)",
+		[T_DURATIONS] = " list of durations (e.g. 0s, 30s, 10m, 1d)",
+		[T_UINT] = " whole number", [T_CHOICE] = " value from the list",
 	};
 	return names[t];
 }
@@ -241,8 +313,9 @@ static enum mf_status add_item(struct mf_conf *c, char *text, unsigned line,
 				 sc->key, first);
 	}
 	if (check_value(sc, value) < 0)
-		return conf_fail(err, c, line, "%s wants a%s", sc->key,
-				 type_name(sc->type));
+		return sc->type == T_CHOICE
+			? conf_fail(err, c, line, "%s wants one of %s", sc->key, sc->choices)
+			: conf_fail(err, c, line, "%s wants a%s", sc->key, type_name(sc->type));
 	n = realloc(s->items, (s->nitems + 1) * sizeof *n);
 	if (!n)
 		return mf_err_set(err, MF_ENOMEM, "out of memory");
@@ -427,6 +500,29 @@ uint64_t mf_conf_size(const struct mf_conf *c, const char *section,
 
 	mf_parse_size(mf_conf_str(c, section, id, key), &v);
 	return v;
+}
+
+unsigned mf_conf_uint(const struct mf_conf *c, const char *section,
+		      const char *id, const char *key)
+{
+	unsigned long v = strtoul(mf_conf_str(c, section, id, key), NULL, 10);
+
+	return v > 1000000 ? 1000000 : (unsigned)v;
+}
+
+size_t mf_conf_durations(const struct mf_conf *c, const char *section,
+			 const char *id, const char *key, int64_t *out, size_t max)
+{
+	char buf[1024], *tok, *save;
+	const char *v = mf_conf_str(c, section, id, key);
+	size_t n = 0;
+
+	snprintf(buf, sizeof buf, "%s", v);
+	for (tok = strtok_r(buf, ", \t", &save); tok && n < max;
+	     tok = strtok_r(NULL, ", \t", &save))
+		if (mf_parse_duration(tok, &out[n]) == 0)
+			n++;
+	return n;
 }
 
 int mf_conf_bool(const struct mf_conf *c, const char *section, const char *id,

@@ -3,6 +3,7 @@
 #ifndef MF_CONF_H
 #define MF_CONF_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "mf_status.h"
 
@@ -38,6 +39,11 @@ int64_t mf_conf_duration(const struct mf_conf *c, const char *section,
 			 const char *id, const char *key);
 uint64_t mf_conf_size(const struct mf_conf *c, const char *section,
 		      const char *id, const char *key);
+unsigned mf_conf_uint(const struct mf_conf *c, const char *section,
+		      const char *id, const char *key);
+/* A comma-separated list of durations into out (at most max); the count. */
+size_t mf_conf_durations(const struct mf_conf *c, const char *section,
+			 const char *id, const char *key, int64_t *out, size_t max);
 int mf_conf_bool(const struct mf_conf *c, const char *section,
 		 const char *id, const char *key);
 

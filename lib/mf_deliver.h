@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* Local delivery methods of mf-send: maildir and pipe. */
+#ifndef MF_DELIVER_H
+#define MF_DELIVER_H
+
+#include <stdint.h>
+
+#include "mf_envelope.h"
+#include "mf_smtp.h"
+
+/*
+ * Both methods answer like an SMTP server would, in a struct mf_smtp_reply
+ * per recipient: 250 when the mail was taken, 4xx when it may be taken
+ * later, 5xx when never -- so mf-send treats every method alike.
+ *
+ * mf_deliver_maildir(): one copy for one recipient into the maildir named by
+ * dir (its %u, %d and %a replaced by the recipient's local part, domain and
+ * address; the directories are made when missing), with Return-Path and
+ * Delivered-To lines prepended; the file is fsynced before it is renamed into
+ * new/ and new/ is fsynced after: 250 means the copy is on disk.  I/O
+ * failures are 451 (4.3.0; 4.3.1 for a full disk).
+ *
+ * mf_deliver_pipe(): runs prog with args split at blanks, after macro
+ * expansion (%s sender, %r every recipient as its own argument, %i the entry
+ * id, %% a percent sign) -- exec'd with an argv, never a shell -- with the
+ * message on stdin, for at most timeout seconds.  Its exit status is read as
+ * sysexits: 0 -> 250; 64, 65, 66, 67, 68, 69, 70, 76, 77, 78 -> 5xx; 75 and
+ * anything else (other codes, a signal, the timeout) -> 4xx, because a
+ * message must never be lost to an unknown code.  The last line the program
+ * wrote on stdout/stderr is kept in the reply text.  The reply applies to all
+ * of the recipients given.
+ */
+void mf_reply_set(struct mf_smtp_reply *r, int code, const char *dsn,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+void mf_deliver_maildir(const char *dir, const struct mf_envelope *env,
+			const char *rcpt, int msgfd, const char *host,
+			struct mf_smtp_reply *reply);
+void mf_deliver_pipe(const char *prog, const char *args,
+		     const struct mf_envelope *env, const char *const *rcpts,
+		     size_t n, int msgfd, int64_t timeout,
+		     struct mf_smtp_reply *reply);
+
+#endif

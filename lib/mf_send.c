@@ -1,0 +1,558 @@
+/* SPDX-License-Identifier: MIT */
+/* mf-send's work: deliver spool entries to their next hops, retry, give up. */
+#include "mf_send.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mf_deliver.h"
+#include "mf_dns.h"
+#include "mf_envelope.h"
+#include "mf_hop.h"
+#include "mf_log.h"
+
+extern char **environ;
+
+#define S "Sender"
+
+static int secs(const struct mf_conf *c, const char *id, const char *key)
+{
+	int64_t v = mf_conf_duration(c, S, id, key);
+
+	return v > INT32_MAX ? INT32_MAX : (int)v;
+}
+
+static enum mf_status read_secret(const char *path, char **out, struct mf_err *err)
+{
+	char buf[1024];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return mf_err_set(err, MF_ECONFIG, "AuthPasswordFile %s: %s", path, strerror(errno));
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n < 0)
+		return mf_err_set(err, MF_ECONFIG, "AuthPasswordFile %s: %s", path, strerror(errno));
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	*out = strdup(buf);
+	explicit_bzero(buf, sizeof buf);
+	return *out ? MF_OK : mf_err_set(err, MF_ENOMEM, "out of memory");
+}
+
+static void default_notify_prog(char *out, size_t outsz)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	char *slash;
+
+	if (n <= 0) {
+		snprintf(out, outsz, "mf-notify");
+		return;
+	}
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(out, outsz, "%.4000s/mf-notify", self);
+}
+
+enum mf_status mf_send_setup(struct mf_sender *s, struct mf_spool *sp,
+			     const struct mf_conf *c, const char *id,
+			     struct mf_err *err)
+{
+	const char *tls = mf_conf_str(c, S, id, "TLS");
+	const char *v;
+	enum mf_status st;
+
+	memset(s, 0, sizeof *s);
+	s->spool = sp;
+	s->conf = c;
+	s->id = id;
+	s->nintervals = mf_conf_durations(c, S, id, "SendingIntervals", s->intervals, 64);
+	s->pipe_timeout = mf_conf_duration(c, S, id, "PipeTimeout");
+	s->stalled = mf_conf_duration(c, S, id, "StalledProcessingInterval");
+	s->send_dsn = mf_conf_bool(c, S, id, "SendDSN");
+	v = mf_conf_str(c, S, id, "NotifyProgram");
+	if (*v)
+		snprintf(s->notify_prog, sizeof s->notify_prog, "%s", v);
+	else
+		default_notify_prog(s->notify_prog, sizeof s->notify_prog);
+	v = mf_conf_str(c, S, id, "HeloName");
+	snprintf(s->host, sizeof s->host, "%s", *v ? v : sp->host);
+	s->smtp.helo_name = s->host;
+	s->smtp.tls = !strcasecmp(tls, "none") ? MF_TLS_NONE : !strcasecmp(tls, "encrypt")
+		? MF_TLS_ENCRYPT : !strcasecmp(tls, "verify") ? MF_TLS_VERIFY : MF_TLS_MAY;
+	v = mf_conf_str(c, S, id, "TLSCAFile");
+	s->smtp.ca_file = *v ? v : NULL;
+	v = mf_conf_str(c, S, id, "AuthUser");
+	if (*v) {
+		s->smtp.auth_user = v;
+		if ((st = read_secret(mf_conf_str(c, S, id, "AuthPasswordFile"), &s->auth_pass, err)))
+			return st;
+		s->smtp.auth_pass = s->auth_pass;
+	}
+	s->smtp.t_connect = secs(c, id, "ConnectTimeout");
+	s->smtp.t_helo = secs(c, id, "HeloCmdTimeout");
+	s->smtp.t_mail = secs(c, id, "MailFromCmdTimeout");
+	s->smtp.t_rcpt = secs(c, id, "RcptToCmdTimeout");
+	s->smtp.t_data = secs(c, id, "DataCmdTimeout");
+	s->smtp.t_block = secs(c, id, "DataBlockTimeout");
+	s->smtp.t_eod = secs(c, id, "EndOfDataTimeout");
+	s->smtp.t_other = secs(c, id, "OtherCmdsTimeout");
+	v = mf_conf_str(c, S, id, "Resolver");
+	if (*v && (st = mf_dns_set_resolver(v, err)))
+		return st;
+	return MF_OK;
+}
+
+void mf_send_end(struct mf_sender *s)
+{
+	if (s->cached)
+		mf_smtp_close(s->cached);
+	s->cached = NULL;
+	if (s->auth_pass) {
+		explicit_bzero(s->auth_pass, strlen(s->auth_pass));
+		free(s->auth_pass);
+		s->auth_pass = NULL;
+	}
+}
+
+/* ---- one delivery attempt of a group of recipients to a list of hops ---- */
+
+struct group {
+	struct mf_rcpt **r;         /* recipients of the entry in this group */
+	struct mf_smtp_reply *reply;
+	char remote[300];
+	size_t n;
+};
+
+static int all_temporary(const struct group *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		if (g->reply[i].code < 400 || g->reply[i].code >= 500)
+			return 0;
+	return 1;
+}
+
+static void reply_all(struct group *g, const struct mf_err *err, const char *dsn)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		mf_reply_set(&g->reply[i], dsn[0] == '5' ? 550 : 451, dsn, "%s", err->msg);
+}
+
+static const char *err_dsn(const struct mf_err *err)
+{
+	const char *d = mf_err_dsncode(err);
+
+	/* a hop that cannot be reached is temporary whatever the library says */
+	return d[0] == '5' && err->status != MF_EADDR ? "4.4.1" : d;
+}
+
+static enum mf_status smtp_to(struct mf_sender *s, const struct sockaddr *sa,
+			      socklen_t salen, const char *host, int lmtp,
+			      struct group *g, int msgfd, uint64_t size,
+			      const char *sender, struct mf_err *err)
+{
+	struct mf_smtp_rcpt *rc = calloc(g->n, sizeof *rc);
+	struct mf_smtp_opts o = s->smtp;
+	char key[600];
+	enum mf_status st;
+	size_t i;
+
+	if (!rc)
+		return mf_err_set(err, MF_ENOMEM, "out of memory");
+	o.lmtp = lmtp;
+	snprintf(key, sizeof key, "%d|%s|", lmtp, host);
+	if (salen <= sizeof key - strlen(key) - 1)
+		for (i = 0; i < salen; i++)
+			snprintf(key + strlen(key), sizeof key - strlen(key), "%02x",
+				 ((const unsigned char *)sa)[i]);
+	if (s->cached && strcmp(key, s->cached_key)) {
+		mf_smtp_close(s->cached);
+		s->cached = NULL;
+	}
+	st = MF_OK;
+	if (!s->cached && (st = mf_smtp_open(&s->cached, sa, salen, host, &o, err)) == MF_OK)
+		snprintf(s->cached_key, sizeof s->cached_key, "%s", key);
+	if (st == MF_OK) {
+		for (i = 0; i < g->n; i++)
+			rc[i].addr = g->r[i]->addr;
+		st = mf_smtp_send(s->cached, sender, rc, g->n, msgfd, size, err);
+		if (st == MF_OK) {
+			for (i = 0; i < g->n; i++)
+				g->reply[i] = rc[i].reply;
+			snprintf(g->remote, sizeof g->remote, "%s", mf_smtp_peer(s->cached));
+		}
+	}
+	if (st != MF_OK && s->cached) {
+		mf_smtp_close(s->cached);
+		s->cached = NULL;
+	}
+	free(rc);
+	return st;
+}
+
+/* Every address of every host of the hop, in order, until one answers. */
+static int try_smtp_hop(struct mf_sender *s, const struct mf_hop *h, struct group *g,
+			int msgfd, uint64_t size, const char *sender)
+{
+	const char *at = strrchr(g->r[0]->addr, '@');
+	struct mf_mx one, *mx = &one;
+	struct sockaddr_storage *addrs;
+	struct mf_err err = { 0 };
+	size_t nmx = 1, naddr, i, j;
+	int answered = 0;
+
+	if (h->kind == MF_HOP_UNIX) {
+		struct sockaddr_un un = { .sun_family = AF_UNIX };
+		if (strlen(h->path) >= sizeof un.sun_path) {
+			mf_err_set(&err, MF_ECONFIG, "socket path too long: %.200s", h->path);
+			reply_all(g, &err, "4.3.5");
+			return 0;
+		}
+		memcpy(un.sun_path, h->path, strlen(h->path) + 1);
+		if (smtp_to(s, (struct sockaddr *)&un, sizeof un, h->path, h->lmtp, g, msgfd,
+			    size, sender, &err) == MF_OK)
+			return 1;
+		reply_all(g, &err, err_dsn(&err));
+		return 0;
+	}
+	snprintf(one.host, sizeof one.host, "%s", h->host);
+	if (h->kind == MF_HOP_MX &&
+	    mf_dns_mx(h->host[0] ? h->host : (at ? at + 1 : ""), &mx, &nmx, &err) != MF_OK) {
+		reply_all(g, &err, mf_err_dsncode(&err));
+		return err.status == MF_EADDR; /* a domain that takes no mail: final */
+	}
+	for (i = 0; i < nmx && !answered; i++) {
+		if (mf_dns_addrs(mx[i].host, h->port, &addrs, &naddr, &err) != MF_OK) {
+			reply_all(g, &err, "4.4.3");
+			continue;
+		}
+		for (j = 0; j < naddr && !answered; j++) {
+			if (smtp_to(s, (struct sockaddr *)&addrs[j], sizeof addrs[j], mx[i].host,
+				    h->lmtp, g, msgfd, size, sender, &err) != MF_OK)
+				reply_all(g, &err, err_dsn(&err));
+			else if (!all_temporary(g))
+				answered = 1;
+		}
+		free(addrs);
+	}
+	if (mx != &one)
+		free(mx);
+	return answered;
+}
+
+/* Try one hop; 1 when it gave answers that end this attempt. */
+static int try_hop(struct mf_sender *s, const struct mf_hop *h,
+		   const struct mf_envelope *env, struct group *g, int msgfd)
+{
+	const char **addrs;
+	char name[PATH_MAX + 32];
+	size_t i;
+
+	mf_hop_name(h, name, sizeof name);
+	snprintf(g->remote, sizeof g->remote, "%.299s", name);
+	switch (h->kind) {
+	case MF_HOP_MAILDIR:
+		for (i = 0; i < g->n; i++)
+			mf_deliver_maildir(h->path, env, g->r[i]->addr, msgfd,
+					   s->spool->host, &g->reply[i]);
+		break;
+	case MF_HOP_PIPE:
+		addrs = calloc(g->n, sizeof *addrs);
+		if (!addrs) {
+			mf_reply_set(&g->reply[0], 451, "4.3.0", "out of memory");
+			for (i = 1; i < g->n; i++)
+				g->reply[i] = g->reply[0];
+			return 0;
+		}
+		for (i = 0; i < g->n; i++)
+			addrs[i] = g->r[i]->addr;
+		mf_deliver_pipe(h->path, h->args, env, addrs, g->n, msgfd, s->pipe_timeout,
+				&g->reply[0]);
+		for (i = 1; i < g->n; i++)
+			g->reply[i] = g->reply[0];
+		free(addrs);
+		break;
+	default:
+		return try_smtp_hop(s, h, g, msgfd, env->size, env->sender ? env->sender : "");
+	}
+	return !all_temporary(g);
+}
+
+/* ---- recording outcomes ---- */
+
+static void record(struct mf_sender *s, struct mf_rcpt *r,
+		   const struct mf_smtp_reply *rep, const char *remote,
+		   const char *id)
+{
+	mf_envelope_set(&r->reply, rep->text[0] ? rep->text : "no reply");
+	mf_envelope_set(&r->remote, remote[0] ? remote : NULL);
+	r->attempts++;
+	r->last_attempt = s->now;
+	r->next_attempt = 0;
+	if (rep->code >= 200 && rep->code < 300) {
+		r->state = MF_RCPT_DELIVERED;
+		s->delivered++;
+		mf_log(LOG_INFO, "%s: to=<%s> relay=%s status=sent (%s)", id, r->addr, remote, rep->text);
+	} else if (rep->code >= 500) {
+		r->state = MF_RCPT_FAILED;
+		s->failed++;
+		mf_log(LOG_NOTICE, "%s: to=<%s> relay=%s status=bounced (%s)", id, r->addr, remote, rep->text);
+	} else if (r->attempts >= s->nintervals) {
+		r->state = MF_RCPT_FAILED;
+		s->failed++;
+		mf_log(LOG_NOTICE, "%s: to=<%s> status=expired after %u attempts (%s)", id,
+		       r->addr, r->attempts, rep->text);
+	} else {
+		r->state = MF_RCPT_DEFERRED;
+		r->next_attempt = s->now + s->intervals[r->attempts];
+		s->deferred++;
+		mf_log(LOG_INFO, "%s: to=<%s> relay=%s status=deferred (%s)", id, r->addr, remote, rep->text);
+	}
+}
+
+static int due(const struct mf_sender *s, const struct mf_rcpt *r)
+{
+	if (r->state == MF_RCPT_PENDING)
+		return 1;
+	return r->state == MF_RCPT_DEFERRED && (s->force || r->next_attempt <= s->now);
+}
+
+static const char *route_of(const struct mf_sender *s, const struct mf_rcpt *r)
+{
+	return r->route && *r->route ? r->route : mf_conf_str(s->conf, S, s->id, "Address");
+}
+
+/* Deliver the due recipients of env, grouped by route. */
+static enum mf_status deliver_all(struct mf_sender *s, struct mf_envelope *env,
+				  int msgfd, struct mf_err *err)
+{
+	struct group g;
+	struct mf_hop *hops;
+	size_t nhops, i, j, k;
+	int *done = calloc(env->nrcpts + 1, sizeof *done);
+	enum mf_status st = MF_OK;
+
+	g.r = calloc(env->nrcpts + 1, sizeof *g.r);
+	g.reply = calloc(env->nrcpts + 1, sizeof *g.reply);
+	if (!done || !g.r || !g.reply) {
+		st = mf_err_set(err, MF_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < env->nrcpts; i++) {
+		if (done[i] || !due(s, &env->rcpts[i]))
+			continue;
+		g.n = 0;
+		for (j = i; j < env->nrcpts; j++)
+			if (!done[j] && due(s, &env->rcpts[j]) &&
+			    !strcmp(route_of(s, &env->rcpts[i]), route_of(s, &env->rcpts[j]))) {
+				g.r[g.n++] = &env->rcpts[j];
+				done[j] = 1;
+			}
+		st = mf_hop_parse_list(route_of(s, &env->rcpts[i]),
+				       mf_conf_str(s->conf, S, s->id, "Method"),
+				       mf_conf_str(s->conf, S, s->id, "Options"), &hops, &nhops, err);
+		if (st)
+			goto out; /* a config error: the entry waits, nothing is recorded */
+		memset(g.reply, 0, env->nrcpts * sizeof *g.reply);
+		g.remote[0] = '\0';
+		for (k = 0; k < nhops && !try_hop(s, &hops[k], env, &g, msgfd); k++)
+			;
+		for (k = 0; k < g.n; k++)
+			record(s, g.r[k], &g.reply[k], g.remote, env->id ? env->id : "?");
+		free(hops);
+	}
+out:
+	free(done);
+	free(g.r);
+	free(g.reply);
+	return st;
+}
+
+/* ---- the entry's way on ---- */
+
+static void run_notify(struct mf_sender *s, const char *path)
+{
+	const char *argv[8];
+	int n = 0, status;
+	pid_t pid;
+
+	argv[n++] = s->notify_prog;
+	argv[n++] = "-S";
+	argv[n++] = s->spool->root;
+	if (s->conf_path) {
+		argv[n++] = "-c";
+		argv[n++] = s->conf_path;
+	}
+	argv[n++] = "--";
+	argv[n++] = path;
+	argv[n] = NULL;
+	if (posix_spawn(&pid, s->notify_prog, NULL, NULL, (char *const *)argv, environ)) {
+		mf_log(LOG_ERR, "cannot run %s: %s; the DSN is left for mf-notify -q",
+		       s->notify_prog, strerror(errno));
+		return;
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		mf_log(LOG_ERR, "%s failed for %s; the DSN is left for mf-notify -q",
+		       s->notify_prog, path);
+}
+
+static int owns(const struct mf_sender *s, const struct mf_envelope *env)
+{
+	if (s->id)
+		return env->receiver_id && !strcmp(env->receiver_id, s->id);
+	return !env->receiver_id || !mf_conf_has_section(s->conf, S, env->receiver_id);
+}
+
+static enum mf_status move_on(struct mf_sender *s, struct mf_entry *e,
+			      const struct mf_envelope *env, char *newpath,
+			      size_t sz, struct mf_err *err)
+{
+	size_t i, failed = 0, open = 0;
+	enum mf_status st;
+
+	for (i = 0; i < env->nrcpts; i++) {
+		failed += env->rcpts[i].state == MF_RCPT_FAILED;
+		open += env->rcpts[i].state == MF_RCPT_PENDING ||
+			env->rcpts[i].state == MF_RCPT_DEFERRED;
+	}
+	if (!open && !failed) {
+		mf_log(LOG_INFO, "%s: delivered to every recipient, removed", e->id);
+		newpath[0] = '\0';
+		return mf_entry_remove(e, err);
+	}
+	st = mf_entry_move(e, open ? "out" : "failed", err);
+	if (st)
+		return st;
+	snprintf(newpath, sz, "%s", e->path);
+	if (failed && s->send_dsn)
+		run_notify(s, e->path);
+	return MF_OK;
+}
+
+enum mf_status mf_send_entry(struct mf_sender *s, const char *name,
+			     char *newpath, size_t sz, struct mf_err *err)
+{
+	char queue[16], sub[4], id[MF_ID_MAX];
+	struct mf_envelope env;
+	struct mf_entry e;
+	enum mf_status st;
+	int msgfd;
+
+	newpath[0] = '\0';
+	s->now = time(NULL);
+	if ((st = mf_spool_find(s->spool, NULL, name, queue, sizeof queue, sub, id, err)))
+		return st;
+	if ((st = mf_entry_claim(s->spool, queue, id, &e, err)))
+		return st;
+	mf_envelope_init(&env);
+	st = mf_entry_read_envelope(&e, &env, err);
+	if (st == MF_OK && !owns(s, &env)) {
+		mf_log(LOG_INFO, "%s: received by %s, left to its own sender", id,
+		       env.receiver_id ? env.receiver_id : "the default receiver");
+		st = mf_entry_release(&e, err);
+		snprintf(newpath, sz, "%s/%s/new/%s", s->spool->root, queue, id);
+		mf_envelope_free(&env);
+		return st;
+	}
+	msgfd = st == MF_OK ? mf_entry_openat(&e, "message", O_RDONLY) : -1;
+	if (st == MF_OK && msgfd < 0)
+		st = mf_err_errno(err, errno, "%s/message", e.path);
+	if (st == MF_OK)
+		st = deliver_all(s, &env, msgfd, err);
+	if (msgfd >= 0)
+		close(msgfd);
+	/* outcomes are recorded before the entry moves: a crash here retries only
+	 * the recipients that were not yet answered */
+	if (st == MF_OK)
+		st = mf_entry_write_envelope(&e, &env, err);
+	if (st == MF_OK)
+		st = move_on(s, &e, &env, newpath, sz, err);
+	else if (e.dirfd >= 0)
+		mf_entry_release(&e, NULL);
+	mf_entry_close(&e);
+	mf_envelope_free(&env);
+	return st;
+}
+
+struct queue_ctx {
+	struct mf_sender *s;
+	FILE *out;
+	enum mf_status st;
+	struct mf_err *err;
+};
+
+static int entry_due(struct mf_sender *s, const char *id)
+{
+	struct mf_envelope env;
+	struct mf_entry e;
+	size_t i;
+	int d = 0;
+
+	if (mf_entry_open(s->spool, "out", "new", id, &e, NULL))
+		return 0;
+	mf_envelope_init(&env);
+	if (mf_entry_read_envelope(&e, &env, NULL) == MF_OK && owns(s, &env))
+		for (i = 0; i < env.nrcpts && !d; i++)
+			d = due(s, &env.rcpts[i]);
+	mf_envelope_free(&env);
+	mf_entry_close(&e);
+	return d;
+}
+
+static int queue_one(struct mf_spool *sp, const char *queue, const char *sub,
+		     const char *id, void *vctx)
+{
+	struct queue_ctx *c = vctx;
+	char newpath[PATH_MAX];
+	struct mf_err err;
+
+	(void)sp;
+	(void)queue;
+	(void)sub;
+	c->s->now = time(NULL);
+	if (!entry_due(c->s, id))
+		return 0;
+	if (mf_send_entry(c->s, id, newpath, sizeof newpath, &err) == MF_OK) {
+		if (newpath[0] && c->out)
+			fprintf(c->out, "%s\n", newpath);
+	} else if (err.status != MF_EBUSY && err.status != MF_ENOENT) {
+		mf_log(LOG_ERR, "%s (#%s)", err.msg, mf_err_dsncode(&err));
+		if (c->st == MF_OK) {
+			c->st = err.status;
+			*c->err = err;
+		}
+	}
+	return 0;
+}
+
+enum mf_status mf_send_queue(struct mf_sender *s, FILE *out, struct mf_err *err)
+{
+	struct queue_ctx c = { s, out, MF_OK, err };
+	enum mf_status st;
+
+	if ((st = mf_queue_init(s->spool, "out", err)) ||
+	    (st = mf_spool_recover(s->spool, "out", s->stalled, MF_TMP_MAX_AGE, NULL, NULL, err)) ||
+	    (st = mf_spool_each(s->spool, "out", "new", queue_one, &c, err)))
+		return st;
+	return c.st;
+}

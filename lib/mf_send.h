@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* mf-send's work: deliver spool entries to their next hops, retry, give up. */
+#ifndef MF_SEND_H
+#define MF_SEND_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "mf_conf.h"
+#include "mf_smtp.h"
+#include "mf_spool.h"
+
+/*
+ * One delivery pass over one entry (mf_send_entry) or over every due entry of
+ * out/ (mf_send_queue):
+ *   - the entry is claimed (new/ -> cur/, locked); one that another process
+ *     holds is skipped;
+ *   - each recipient that is pending, or deferred and due, is delivered to its
+ *     Route (set by mf-route) or else to [Sender] Address; recipients with the
+ *     same next hops go together; a failover list is tried in order, moving on
+ *     when a hop cannot be reached or answers only 4xx;
+ *   - each answer is written to the recipient before anything else happens:
+ *     2xx delivered, 5xx failed, 4xx (and every failure to reach a hop)
+ *     deferred with the next attempt from SendingIntervals -- or failed when
+ *     the schedule is used up;
+ *   - then the entry moves on: every recipient delivered -> removed; every
+ *     recipient final but some failed -> failed/ (and mf-notify is run for a
+ *     DSN when SendDSN is on); otherwise -> out/ to wait for its next attempt.
+ * A recipient once delivered is never sent again.
+ *
+ * Unique ids: a sender with an id takes only entries received with that id; the
+ * default sender (no id) takes the others -- except those whose id has its own
+ * [Sender ID] section, which belong to that sender.
+ */
+struct mf_sender {
+	struct mf_spool *spool;
+	const struct mf_conf *conf;
+	const char *id;
+	const char *conf_path;      /* for mf-notify, NULL when defaulted */
+	int64_t intervals[64];
+	size_t nintervals;
+	int64_t pipe_timeout;
+	int64_t stalled;
+	int send_dsn;
+	char notify_prog[4096];
+	char host[256];
+	struct mf_smtp_opts smtp;
+	char *auth_pass;            /* read from AuthPasswordFile, wiped at the end */
+	int force;                  /* deliver deferred recipients now */
+	time_t now;
+	struct mf_smtp *cached;     /* an open session kept for the next entry */
+	char cached_key[600];
+	unsigned delivered, deferred, failed;
+};
+
+enum mf_status mf_send_setup(struct mf_sender *s, struct mf_spool *sp,
+			     const struct mf_conf *c, const char *id,
+			     struct mf_err *err);
+/* name: an id or a path of an entry in any queue.  newpath receives where the
+ * entry is now ("" when it was delivered and removed, or skipped). */
+enum mf_status mf_send_entry(struct mf_sender *s, const char *name,
+			     char *newpath, size_t newpathsz, struct mf_err *err);
+/* Deliver every due entry of out/new, printing new paths on out (may be NULL). */
+enum mf_status mf_send_queue(struct mf_sender *s, FILE *out, struct mf_err *err);
+void mf_send_end(struct mf_sender *s);
+
+#endif

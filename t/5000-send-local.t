@@ -1,0 +1,150 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# mf-send with local methods: maildir, pipe; the retry schedule; failover; failed/.
+. "${0%/*}/lib.sh"
+
+mkspool
+printf 'Subject: hello\n\nbody\n.dot line\n' >msg
+
+# conf ADDRESS [more lines]: a config delivering to ADDRESS
+conf() {
+	printf '[General]\nSyslog = no\n[Sender]\nAddress = %s\n' "$1" >mf.conf
+	shift
+	for l in "$@"; do echo "$l" >>mf.conf; done
+}
+recv() { mf-receive -S spool -c mf.conf -f "$@" <msg; }
+send() { mf-send -S spool -c mf.conf "$@"; }
+
+cat >prog <<'EOF'
+#!/bin/sh
+# a pipe program: records its argv and stdin, exits as told by $TRASH/code
+printf '%s\n' "$@" >"$TRASH/prog.args"
+cat >"$TRASH/prog.in"
+echo "prog says: $(cat "$TRASH/code" 2>/dev/null || echo 0)"
+exit "$(cat "$TRASH/code" 2>/dev/null || echo 0)"
+EOF
+chmod +x prog
+export TRASH
+
+test_expect_success 'maildir: one copy per recipient, Return-Path and Delivered-To, entry removed' '
+	conf "maildir:$TRASH/md/%d/%u" &&
+	p=$(recv a@example.org -- b@example.net c@example.org) &&
+	out=$(send "$p") && [ -z "$out" ] && [ ! -e "$p" ] &&
+	f=$(ls md/example.net/b/new/*) &&
+	printf "Return-Path: <a@example.org>\nDelivered-To: b@example.net\n" >want && cat msg >>want &&
+	test_cmp want "$f" &&
+	ls md/example.org/c/new/* >/dev/null
+'
+
+test_expect_success 'entry paths are read from stdin, as in a pipeline' '
+	recv a@example.org -- d@example.net | send >out &&
+	[ ! -s out ] && ls md/example.net/d/new/* >/dev/null
+'
+
+test_expect_success 'pipe: argv with macros (no shell), message on stdin' '
+	conf "pipe:$TRASH/prog -f %s -i %i -- %r" &&
+	p=$(recv "" -- x@example.net y+tag@example.net) && id=${p##*/} &&
+	send "$p" &&
+	printf "%s\n" -f "" -i "$id" -- x@example.net y+tag@example.net >want &&
+	test_cmp want prog.args && test_cmp msg prog.in
+'
+
+test_expect_success 'pipe exit 75: deferred, next attempt from SendingIntervals, back in out/' '
+	conf "pipe:$TRASH/prog %r" "SendingIntervals = 0s, 10m, 1h" &&
+	echo 75 >code &&
+	p=$(recv a@example.org -- r@example.net) &&
+	q=$(send "$p") && case "$q" in *spool/out/new/*) ;; *) false ;; esac &&
+	grep -qx "State: deferred" "$q/envelope" &&
+	grep -qx "Attempts: 1" "$q/envelope" &&
+	grep -q "^Last-Reply: 451 4.3.0 pipe .*prog: exit 75 prog says: 75" "$q/envelope" &&
+	last=$(sed -n "s/^Last-Attempt: //p" "$q/envelope") &&
+	next=$(sed -n "s/^Next-Attempt: //p" "$q/envelope") &&
+	[ $(( $(date -d "$next" +%s) - $(date -d "$last" +%s) )) = 600 ] &&
+	echo "$q" >deferred
+'
+
+test_expect_success 'a queue run before the next attempt leaves it alone' '
+	send -q >out && [ ! -s out ] &&
+	grep -qx "Attempts: 1" "$(cat deferred)/envelope"
+'
+
+test_expect_success 'after the interval (faketime) the queue run delivers it' '
+	command -v faketime >/dev/null || { echo "faketime missing"; false; } &&
+	echo 0 >code &&
+	faketime -f "+11m" mf-send -S spool -c mf.conf -q >out &&
+	[ ! -s out ] && [ ! -e "$(cat deferred)" ]
+'
+
+test_expect_success 'the schedule used up: failed/, with the history' '
+	conf "pipe:$TRASH/prog %r" "SendingIntervals = 0s, 1m" &&
+	echo 75 >code &&
+	p=$(recv a@example.org -- r@example.net) &&
+	q=$(send "$p") &&
+	q=$(faketime -f "+2m" mf-send -S spool -c mf.conf -q) &&
+	case "$q" in *spool/failed/new/*) ;; *) false ;; esac &&
+	grep -qx "State: failed" "$q/envelope" && grep -qx "Attempts: 2" "$q/envelope"
+'
+
+test_expect_success 'SendingIntervals = 0s: no retries at all' '
+	conf "pipe:$TRASH/prog %r" "SendingIntervals = 0s" &&
+	p=$(recv a@example.org -- r@example.net) &&
+	q=$(send "$p") && case "$q" in *spool/failed/new/*) ;; *) false ;; esac
+'
+
+test_expect_success 'pipe exit 67: failed at once (5.1.1)' '
+	conf "pipe:$TRASH/prog %r" &&
+	echo 67 >code &&
+	p=$(recv a@example.org -- r@example.net) &&
+	q=$(send "$p") && case "$q" in *spool/failed/new/*) ;; *) false ;; esac &&
+	grep -q "^Last-Reply: 550 5.1.1 " "$q/envelope"
+'
+
+test_expect_success 'an unknown exit code defers, it never bounces' '
+	echo 3 >code &&
+	p=$(recv a@example.org -- r@example.net) &&
+	q=$(send "$p") && grep -qx "State: deferred" "$q/envelope"
+'
+
+test_expect_success 'failover: a hop that only defers hands over to the next' '
+	echo 75 >code &&
+	conf "maildir:$TRASH/nonexistent/\0, maildir:$TRASH/fo/%u" &&
+	conf "pipe:$TRASH/prog %r" &&
+	conf "inet:1@127.0.0.1, maildir:$TRASH/fo/%u" "ConnectTimeout = 2s" &&
+	p=$(recv a@example.org -- f@example.net) &&
+	send "$p" && ls fo/f/new/* >/dev/null
+'
+
+test_expect_success 'partial success: the delivered recipient is not sent again' '
+	conf "pipe:$TRASH/prog %r" "SendingIntervals = 0s, 1m" &&
+	echo 0 >code &&
+	p=$(recv a@example.org -- one@example.net) &&
+	id=${p##*/} &&
+	python3 - "$p/envelope" <<-EOF &&
+	import sys
+	p = sys.argv[1]
+	s = open(p).read()
+	s += "Recipient: <two@example.net>\nState: delivered\nAttempts: 1\n"
+	open(p, "w").write(s)
+	EOF
+	send "$p" &&
+	printf "one@example.net\n" >want && test_cmp want prog.args
+'
+
+test_expect_code 75 'a bad Address defers (config error in transport use) and keeps the entry' '
+	conf "smoke:signals" &&
+	p=$(recv a@example.org -- r@example.net) &&
+	echo "$p" >bad && send "$p" 2>err; rc=$?;
+	test_last_line err "bad next hop .smoke:signals." && [ -d "$(cat bad)" ] &&
+	grep -qx "State: pending" "$(cat bad)/envelope" && exit $rc
+'
+
+test_expect_success '--unique-id: each sender takes only its own receiver'"'"'s mail' '
+	conf "maildir:$TRASH/def/%u" "[Sender relay2]" "Address = maildir:$TRASH/r2/%u" &&
+	p1=$(mf-receive -S spool -c mf.conf --unique-id relay2 -f a@example.org -- u1@example.net <msg) &&
+	p2=$(mf-receive -S spool -c mf.conf -f a@example.org -- u2@example.net <msg) &&
+	send "$p1" "$p2" >left &&
+	[ "$(cat left)" = "$p1" ] && ls def/u2/new/* >/dev/null && [ ! -e r2 ] &&
+	mf-send -S spool -c mf.conf --unique-id relay2 "$p1" && ls r2/u1/new/* >/dev/null
+'
+
+test_done

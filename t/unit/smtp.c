@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for the SMTP/LMTP client (mf_smtp) against t/sink.py peers. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "mf_buf.h"
+#include "mf_log.h"
+#include "mf_smtp.h"
+#include "tap.h"
+#include "util.h"
+
+/* Sinks started by t/0010-lib-smtp.t; each has a directory and a rules file. */
+struct sink {
+	const char *name;
+	int port;
+	const char *dir, *rules;
+};
+
+static struct sink plain, lmtp, tls, authsink;
+static int closed_port;
+static const char *cert;
+static char tmp[PATH_MAX];
+
+static const char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static const char *pathf(const char *fmt, ...)
+{
+	static char buf[8][PATH_MAX];
+	static int i;
+	va_list ap;
+
+	i = (i + 1) % 8;
+	va_start(ap, fmt);
+	vsnprintf(buf[i], sizeof buf[i], fmt, ap);
+	va_end(ap);
+	return buf[i];
+}
+
+static void sink_env(struct sink *k, const char *name, const char *pfx)
+{
+	const char *p = getenv(pathf("MF_%s_PORT", pfx));
+
+	k->name = name;
+	k->port = p ? atoi(p) : 0;
+	k->dir = getenv(pathf("MF_%s_DIR", pfx));
+	k->rules = getenv(pathf("MF_%s_RULES", pfx));
+}
+
+static void rules(const struct sink *k, const char *text)
+{
+	if (t_write_str(k->rules, text) < 0)
+		tap_diag("cannot write %s", k->rules);
+}
+
+static struct sockaddr_in sin_of(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return a;
+}
+
+static struct mf_smtp_opts opts(void)
+{
+	struct mf_smtp_opts o = { .helo_name = "client.test", .t_connect = 5,
+				  .t_helo = 10, .t_mail = 10, .t_rcpt = 10, .t_data = 10,
+				  .t_block = 10, .t_eod = 10, .t_other = 10 };
+	return o;
+}
+
+static enum mf_status open_sink(struct mf_smtp **s, const struct sink *k,
+				const struct mf_smtp_opts *o, struct mf_err *err)
+{
+	struct sockaddr_in a = sin_of(k->port);
+
+	memset(err, 0, sizeof *err);
+	return mf_smtp_open(s, (struct sockaddr *)&a, sizeof a, "localhost", o, err);
+}
+
+static int msg_fd(const char *body, uint64_t *size)
+{
+	const char *p = pathf("%s/msg", tmp);
+
+	if (t_write_str(p, body) < 0)
+		return -1;
+	*size = strlen(body);
+	return open(p, O_RDONLY | O_CLOEXEC);
+}
+
+static enum mf_status send_msg(struct mf_smtp *s, const char *from,
+			       struct mf_smtp_rcpt *r, size_t n, const char *body,
+			       struct mf_err *err)
+{
+	uint64_t size = 0;
+	int fd = msg_fd(body, &size);
+	enum mf_status st;
+
+	memset(err, 0, sizeof *err);
+	st = mf_smtp_send(s, from, r, n, fd, size, err);
+	close(fd);
+	if (st)
+		tap_diag("send: %s", err->msg);
+	return st;
+}
+
+/* The number of stored messages in a sink (N.env files). */
+static int stored(const struct sink *k)
+{
+	int n = 0;
+
+	while (t_exists(pathf("%s/%d.env", k->dir, n + 1)))
+		n++;
+	return n;
+}
+
+static char *env_of(const struct sink *k, int n)
+{
+	char *p = t_read_file(pathf("%s/%d.env", k->dir, n), NULL);
+
+	return p ? p : strdup("");
+}
+
+/* LF -> CRLF, a missing final newline added: what the sink should store. */
+static char *crlf(const char *s)
+{
+	struct mf_buf b = { 0 };
+
+	for (; *s; s++) {
+		if (*s == '\n')
+			mf_buf_add(&b, "\r", 1);
+		mf_buf_add(&b, s, 1);
+	}
+	if (b.len && b.data[b.len - 1] != '\n')
+		mf_buf_adds(&b, "\r\n");
+	return mf_buf_detach(&b);
+}
+
+static void test_plain(void)
+{
+	const char *body = "From: a@example.org\nSubject: dots\n\n.leading dot\n"
+			   "..two dots\n.\n\nend . \n.. \nno final newline";
+	struct mf_smtp_rcpt r[2] = { { .addr = "one@example.net" },
+				     { .addr = "two@example.net" } };
+	struct mf_smtp_opts o = opts();
+	struct mf_smtp *s;
+	struct mf_err err;
+	char *got, *want, *env;
+	int n0 = stored(&plain);
+
+	rules(&plain, "");
+	if (!ok(open_sink(&s, &plain, &o, &err) == MF_OK, "open plain sink")) {
+		tap_diag("%s", err.msg);
+		return;
+	}
+	ok(!mf_smtp_tls_active(s), "no TLS by default");
+	ok(!strncmp(mf_smtp_peer(s), "localhost[127.0.0.1]:", 21), "peer name: %s",
+	   mf_smtp_peer(s));
+	is_int(send_msg(s, "a@example.org", r, 2, body, &err), MF_OK, "delivered");
+	is_int(r[0].reply.code, 250, "first recipient 250");
+	is_str(r[1].reply.dsn, "2.0.0", "enhanced code of the end of data");
+	ok(!strncmp(r[1].reply.text, "250 2.0.0 Ok: queued as", 23), "reply text: %s",
+	   r[1].reply.text);
+	is_int(stored(&plain), n0 + 1, "one message stored");
+	got = t_read_file(pathf("%s/%d.eml", plain.dir, n0 + 1), NULL);
+	want = crlf(body);
+	is_str(got, want, "body round trip: CRLF, dot stuffing undone");
+	env = env_of(&plain, n0 + 1);
+	ok(strstr(env, "MAIL FROM:<a@example.org> SIZE=") && !strstr(env, "BODY="),
+	   "MAIL with SIZE, no BODY for 7-bit");
+	ok(strstr(env, "RCPT TO:<one@example.net>\nRCPT TO:<two@example.net>\nTLS: no\n") != NULL,
+	   "both recipients, no TLS");
+	free(got);
+	free(want);
+	free(env);
+	mf_smtp_close(s);
+}
+
+static void test_rcpt_replies(const char *how, const char *extra)
+{
+	struct mf_smtp_rcpt r[3] = { { .addr = "good@example.net" },
+				     { .addr = "bad@example.net" },
+				     { .addr = "later@example.net" } };
+	struct mf_smtp_opts o = opts();
+	struct mf_smtp *s;
+	struct mf_err err;
+	char *env;
+	int n0 = stored(&plain);
+
+	rules(&plain, pathf("%srcpt bad@example.net 550 5.1.1 no such user\n"
+			    "rcpt later@example.net 451 4.7.1 try later\n", extra));
+	if (!ok(open_sink(&s, &plain, &o, &err) == MF_OK, "%s: open", how))
+		return;
+	is_int(send_msg(s, "a@example.org", r, 3, "Subject: x\n\nhi\n", &err), MF_OK,
+	       pathf("%s: transaction ends with replies", how));
+	is_int(r[0].reply.code, 250, pathf("%s: good accepted", how));
+	is_int(r[1].reply.code, 550, pathf("%s: bad 550", how));
+	is_str(r[1].reply.dsn, "5.1.1", pathf("%s: bad 5.1.1", how));
+	is_str(r[1].reply.text, "550 5.1.1 no such user", pathf("%s: bad text", how));
+	is_int(r[2].reply.code, 451, pathf("%s: later 451", how));
+	env = env_of(&plain, n0 + 1);
+	ok(strstr(env, "RCPT TO:<good@example.net>\nTLS") != NULL,
+	   "%s: only the good recipient delivered", how);
+	free(env);
+	mf_smtp_close(s);
+}
+
+static void test_helo(void)
+{
+	struct mf_smtp_rcpt r[1] = { { .addr = "h@example.net" } };
+	struct mf_smtp_opts o = opts();
+	struct mf_smtp *s;
+	struct mf_err err;
+	char *env;
+	int n0 = stored(&plain);
+
+	rules(&plain, "ehlo * 502 5.5.1 no EHLO here\n");
+	if (!ok(open_sink(&s, &plain, &o, &err) == MF_OK, "EHLO refused: HELO instead")) {
+		tap_diag("%s", err.msg);
+		return;
+	}
+	is_int(send_msg(s, "a@example.org", r, 1, "helo\n", &err), MF_OK, "HELO: delivered");
+	env = env_of(&plain, n0 + 1);
+	ok(!strncmp(env, "MAIL FROM:<a@example.org>\n", 26), "HELO: no ESMTP parameters");
+	free(env);
+	mf_smtp_close(s);
+	rules(&plain, "");
+}
+
+static void test_refusals_and_reuse(void)
+{
+	struct mf_smtp_rcpt r[2] = { { .addr = "x@example.net" },
+				     { .addr = "bad@example.net" } };
+	struct mf_smtp_opts o = opts();
+	struct mf_smtp *s;
+	struct mf_err err;
+	int n0 = stored(&plain);
+
+	rules(&plain, "mail a@example.org 550 5.7.1 sender rejected\n");
+	if (!ok(open_sink(&s, &plain, &o, &err) == MF_OK, "reuse: open"))
+		return;
+	is_int(send_msg(s, "a@example.org", r, 2, "\n", &err), MF_OK, "MAIL refused: MF_OK");
+	ok(r[0].reply.code == 550 && r[1].reply.code == 550 &&
+	   !strcmp(r[1].reply.text, "550 5.7.1 sender rejected"),
+	   "MAIL refusal copied to every recipient");
+
+	rules(&plain, "rcpt bad@example.net 550 5.1.1 no such user\ndata * 552 5.3.4 too big\n");
+	is_int(send_msg(s, "b@example.org", r, 2, "\n", &err), MF_OK, "DATA refused: MF_OK");
+	ok(r[0].reply.code == 552 && !strcmp(r[0].reply.dsn, "5.3.4"),
+	   "end-of-data refusal for the accepted recipient");
+	is_int(r[1].reply.code, 550, "the refused recipient keeps its own reply");
+
+	rules(&plain, "rcpt x@example.net 550 5.1.1 no\nrcpt bad@example.net 550 5.1.1 no\n");
+	is_int(send_msg(s, "c@example.org", r, 2, "\n", &err), MF_OK, "no recipient: MF_OK");
+	ok(r[0].reply.code == 550 && r[1].reply.code == 550, "both refused");
+
+	rules(&plain, "");
+	is_int(send_msg(s, "d@example.org", r, 2, "Subject: 1\n\n1\n", &err), MF_OK,
+	       "reuse: transaction after refusals");
+	is_int(send_msg(s, "e@example.org", r, 1, "Subject: 2\n\n2\n", &err), MF_OK,
+	       "reuse: another one");
+	is_int(stored(&plain), n0 + 2, "two messages stored on one session");
+	mf_smtp_close(s);
+}
+
+static void test_lmtp(void)
+{
+	struct mf_smtp_rcpt r[4] = { { .addr = "a@example.net" }, { .addr = "x@example.net" },
+				     { .addr = "bad@example.net" }, { .addr = "c@example.net" } };
+	struct mf_smtp_opts o = opts();
+	struct mf_smtp *s;
+	struct mf_err err;
+
+	o.lmtp = 1;
+	rules(&lmtp, "lmtp x@example.net 452 4.2.2 mailbox full\n"
+		     "rcpt bad@example.net 550 5.1.1 no such user\n");
+	if (!ok(open_sink(&s, &lmtp, &o, &err) == MF_OK, "LMTP: LHLO")) {
+		tap_diag("%s", err.msg);
+		return;
+	}
+	is_int(send_msg(s, "a@example.org", r, 4, "Subject: l\n\nlmtp\n", &err), MF_OK,
+	       "LMTP: transaction");
+	is_int(r[0].reply.code, 250, "LMTP: a delivered");
+	ok(r[1].reply.code == 452 && !strcmp(r[1].reply.dsn, "4.2.2"), "LMTP: x 452 4.2.2 after data");
+	is_int(r[2].reply.code, 550, "LMTP: bad refused at RCPT");
+	ok(r[3].reply.code == 250 && strstr(r[3].reply.text, "c@example.net"),
+	   "LMTP: c has its own reply: %s", r[3].reply.text);
+	is_int(send_msg(s, "a@example.org", r, 1, "x\n", &err), MF_OK, "LMTP: reuse");
+	mf_smtp_close(s);
+}
+
+static void test_failures(void)
+{
+	struct mf_smtp_rcpt r[2] = { { .addr = "a@example.net" }, { .addr = "b@example.net" } };
+	struct mf_smtp_opts o = opts();
+	struct sink closed = { .port = closed_port };
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	struct mf_smtp *s;
+	struct mf_err err;
+
+	is_int(open_sink(&s, &closed, &o, &err), MF_ETEMP, "closed port: MF_ETEMP");
+	is_str(err.msg, pathf("connect 127.0.0.1:%d: Connection refused", closed_port),
+	       "closed port: message");
+	ok(s == NULL, "closed port: no session");
+
+	snprintf(un.sun_path, sizeof un.sun_path, "%.80s/nosock", tmp);
+	memset(&err, 0, sizeof err);
+	is_int(mf_smtp_open(&s, (struct sockaddr *)&un, sizeof un, NULL, &o, &err), MF_ETEMP,
+	       "missing unix socket: MF_ETEMP");
+	ok(strstr(err.msg, "nosock: No such file or directory") != NULL, "unix: %s", err.msg);
+
+	rules(&plain, "delay rcpt 3\n");
+	o.t_rcpt = 1;
+	if (!ok(open_sink(&s, &plain, &o, &err) == MF_OK, "timeout: open"))
+		return;
+	is_int(send_msg(s, "a@example.org", r, 2, "x\n", &err), MF_ETEMP, "timeout: MF_ETEMP");
+	ok(strstr(err.msg, "timeout after RCPT TO") != NULL, "timeout: %s", err.msg);
+	ok(r[0].reply.code == 0 && r[1].reply.code == 0, "timeout: no recipient has a reply");
+	is_int(send_msg(s, "a@example.org", r, 2, "x\n", &err), MF_EINTERNAL,
+	       "broken session refuses another transaction");
+	mf_smtp_close(s);
+	rules(&plain, "");
+}
+
+static void test_tls(void)
+{
+	struct mf_smtp_rcpt r[1] = { { .addr = "t@example.net" } };
+	struct mf_smtp_opts o = opts();
+	struct mf_smtp *s;
+	struct mf_err err;
+	char *env;
+	int n0 = stored(&tls);
+
+	o.tls = MF_TLS_MAY;
+	if (ok(open_sink(&s, &tls, &o, &err) == MF_OK, "MAY: open")) {
+		ok(mf_smtp_tls_active(s), "MAY: TLS active");
+		is_int(send_msg(s, "a@example.org", r, 1, "tls\n", &err), MF_OK, "MAY: delivered");
+		env = env_of(&tls, n0 + 1);
+		ok(strstr(env, "TLS: yes") != NULL, "MAY: sink saw TLS");
+		free(env);
+		mf_smtp_close(s);
+	}
+	o.tls = MF_TLS_MAY;
+	if (ok(open_sink(&s, &plain, &o, &err) == MF_OK, "MAY without STARTTLS: plain"))
+		mf_smtp_close(s);
+
+	o.tls = MF_TLS_ENCRYPT;
+	if (ok(open_sink(&s, &tls, &o, &err) == MF_OK, "ENCRYPT: open")) {
+		ok(mf_smtp_tls_active(s), "ENCRYPT: TLS active");
+		mf_smtp_close(s);
+	}
+	is_int(open_sink(&s, &plain, &o, &err), MF_ETEMP, "ENCRYPT, no STARTTLS: MF_ETEMP");
+	ok(!strncmp(err.msg, "TLS required but not offered by localhost[127.0.0.1]:", 53),
+	   "ENCRYPT: %s", err.msg);
+
+	o.tls = MF_TLS_VERIFY;
+	o.ca_file = cert;
+	o.tls_name = "localhost";
+	if (ok(open_sink(&s, &tls, &o, &err) == MF_OK, "VERIFY with the right CA and name")) {
+		is_int(send_msg(s, "a@example.org", r, 1, "v\n", &err), MF_OK, "VERIFY: delivered");
+		mf_smtp_close(s);
+	} else {
+		tap_diag("%s", err.msg);
+	}
+	o.tls_name = "wrong.example";
+	is_int(open_sink(&s, &tls, &o, &err), MF_ETEMP, "VERIFY, wrong name: MF_ETEMP");
+	ok(strstr(err.msg, "TLS handshake") != NULL, "VERIFY, wrong name: %s", err.msg);
+	o.tls_name = "localhost";
+	o.ca_file = NULL;
+	is_int(open_sink(&s, &tls, &o, &err), MF_ETEMP, "VERIFY, system CAs: self-signed refused");
+}
+
+static void test_auth(void)
+{
+	struct mf_smtp_rcpt r[1] = { { .addr = "u@example.net" } };
+	struct mf_smtp_opts o = opts();
+	struct mf_smtp *s;
+	struct mf_err err;
+	char *env;
+	int n0 = stored(&authsink);
+
+	o.tls = MF_TLS_ENCRYPT;
+	o.auth_user = "user";
+	o.auth_pass = "secret";
+	if (ok(open_sink(&s, &authsink, &o, &err) == MF_OK, "AUTH over TLS")) {
+		is_int(send_msg(s, "a@example.org", r, 1, "auth\n", &err), MF_OK,
+		       "AUTH: delivered");
+		env = env_of(&authsink, n0 + 1);
+		ok(strstr(env, "TLS: yes\nAUTH: user\n") != NULL, "AUTH: sink recorded the user");
+		free(env);
+		mf_smtp_close(s);
+	} else {
+		tap_diag("%s", err.msg);
+	}
+	o.auth_pass = "wrong";
+	is_int(open_sink(&s, &authsink, &o, &err), MF_ETEMP, "AUTH refused: MF_ETEMP");
+	ok(strstr(err.msg, "AUTH failed: 535") != NULL, "AUTH refused: %s", err.msg);
+	o.tls = MF_TLS_NONE;
+	o.auth_pass = "secret";
+	is_int(open_sink(&s, &authsink, &o, &err), MF_ETEMP, "AUTH never in plain text");
+}
+
+static void test_8bit_and_big(void)
+{
+	struct mf_smtp_rcpt r[1] = { { .addr = "j\xc3\xb6" "e@example.net" } };
+	struct mf_smtp_opts o = opts();
+	struct mf_buf b = { 0 };
+	struct mf_smtp *s;
+	struct mf_err err;
+	char *env, *got, *want;
+	int i, n0 = stored(&plain);
+
+	rules(&plain, "");
+	if (!ok(open_sink(&s, &plain, &o, &err) == MF_OK, "8bit: open"))
+		return;
+	is_int(send_msg(s, "a@example.org", r, 1, "Subject: 8\n\nGr\xc3\xbc\xc3\x9f" "e\n", &err),
+	       MF_OK, "8bit: delivered");
+	env = env_of(&plain, n0 + 1);
+	ok(strstr(env, " BODY=8BITMIME") != NULL, "8bit: BODY=8BITMIME");
+	ok(strstr(env, " SMTPUTF8") != NULL, "non-ASCII address: SMTPUTF8");
+	free(env);
+
+	for (i = 0; i < 20000; i++)
+		mf_buf_addf(&b, "%sline %d of a big message ......................\n",
+			    i % 7 ? "" : ".", i);
+	r[0].addr = "big@example.net";
+	is_int(send_msg(s, "a@example.org", r, 1, b.data, &err), MF_OK, "big: delivered");
+	got = t_read_file(pathf("%s/%d.eml", plain.dir, n0 + 2), NULL);
+	want = crlf(b.data);
+	ok(got && !strcmp(got, want), "big: %zu bytes round trip across 64 KiB blocks", b.len);
+	free(got);
+	free(want);
+	mf_buf_free(&b);
+	mf_smtp_close(s);
+}
+
+int main(void)
+{
+	const char *cp = getenv("MF_CLOSED_PORT");
+
+	mf_log_open("smtp-test", MF_LOG_OFF, getenv("MF_DEBUG") ? LOG_DEBUG : MF_LOG_OFF);
+	sink_env(&plain, "plain", "SINK");
+	sink_env(&lmtp, "lmtp", "LMTP");
+	sink_env(&tls, "tls", "TLS");
+	sink_env(&authsink, "auth", "AUTH");
+	closed_port = cp ? atoi(cp) : 0;
+	cert = getenv("MF_TLS_CERT");
+	if (!plain.port || !lmtp.port || !tls.port || !authsink.port || !closed_port || !cert) {
+		printf("1..0 # SKIP run through t/0010-lib-smtp.t (sinks not given)\n");
+		return 0;
+	}
+	snprintf(tmp, sizeof tmp, "%s", tap_tmpdir());
+	tap_plan(84);
+	test_plain();
+	test_rcpt_replies("pipelined", "");
+	test_rcpt_replies("one by one", "nopipelining\n");
+	test_helo();
+	test_refusals_and_reuse();
+	test_lmtp();
+	test_failures();
+	test_tls();
+	test_auth();
+	test_8bit_and_big();
+	return tap_done();
+}
