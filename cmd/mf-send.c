@@ -122,7 +122,7 @@ static enum mf_status run(struct mf_tool *t, void *vo, const char **args,
 			st = run_queue(&s, workers, err);
 			if (st != MF_OK)
 				mf_log(LOG_ERR, "%s (#%s)", err->msg, mf_err_dsncode(err));
-			mf_send_end(&s); /* do not hold sessions while idle */
+			mf_send_idle(&s); /* do not hold sessions while idle */
 			for (int64_t w = 0; w < (interval > 0 ? interval : 1) && !stop; w++)
 				sleep(1);
 		}

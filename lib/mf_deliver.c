@@ -266,9 +266,10 @@ static void free_argv(char **argv)
 	free(argv);
 }
 
+/* sysexits' permanent codes, and qmail's 100 (qmail-inject, qmail-local) */
 static int exit_is_permanent(int code)
 {
-	return (code >= 64 && code <= 70) || (code >= 76 && code <= 78);
+	return (code >= 64 && code <= 70) || (code >= 76 && code <= 78) || code == 100;
 }
 
 /* Read the child's output until EOF or the deadline; keep the last line. */

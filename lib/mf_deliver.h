@@ -24,7 +24,8 @@
  * expansion (%s sender, %r every recipient as its own argument, %i the entry
  * id, %% a percent sign) -- exec'd with an argv, never a shell -- with the
  * message on stdin, for at most timeout seconds.  Its exit status is read as
- * sysexits: 0 -> 250; 64, 65, 66, 67, 68, 69, 70, 76, 77, 78 -> 5xx; 75 and
+ * sysexits: 0 -> 250; 64, 65, 66, 67, 68, 69, 70, 76, 77, 78 and qmail's 100
+ * -> 5xx; 75 and
  * anything else (other codes, a signal, the timeout) -> 4xx, because a
  * message must never be lost to an unknown code.  The last line the program
  * wrote on stdout/stderr is kept in the reply text.  The reply applies to all

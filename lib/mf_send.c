@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mf_buf.h"
 #include "mf_deliver.h"
 #include "mf_dns.h"
 #include "mf_envelope.h"
@@ -117,11 +118,16 @@ enum mf_status mf_send_setup(struct mf_sender *s, struct mf_spool *sp,
 	return MF_OK;
 }
 
-void mf_send_end(struct mf_sender *s)
+void mf_send_idle(struct mf_sender *s)
 {
 	if (s->cached)
 		mf_smtp_close(s->cached);
 	s->cached = NULL;
+}
+
+void mf_send_end(struct mf_sender *s)
+{
+	mf_send_idle(s);
 	if (s->auth_pass) {
 		explicit_bzero(s->auth_pass, strlen(s->auth_pass));
 		free(s->auth_pass);
@@ -236,8 +242,12 @@ static int try_smtp_hop(struct mf_sender *s, const struct mf_hop *h, struct grou
 	snprintf(one.host, sizeof one.host, "%s", h->host);
 	if (h->kind == MF_HOP_MX &&
 	    mf_dns_mx(h->host[0] ? h->host : (at ? at + 1 : ""), &mx, &nmx, &err) != MF_OK) {
-		reply_all(g, &err, mf_err_dsncode(&err));
-		return err.status == MF_EADDR; /* a domain that takes no mail: final */
+		/* the recipient's domain takes no mail: final; a configured host
+		 * that does not resolve is an admin's typo: it defers, never bounces */
+		if (err.status == MF_EADDR && h->host[0])
+			err.status = MF_ETEMP;
+		reply_all(g, &err, err.status == MF_EADDR ? mf_err_dsncode(&err) : "4.4.3");
+		return err.status == MF_EADDR;
 	}
 	for (i = 0; i < nmx && !answered; i++) {
 		if (mf_dns_addrs(mx[i].host, h->port, &addrs, &naddr, &err) != MF_OK) {
@@ -340,6 +350,24 @@ static const char *route_of(const struct mf_sender *s, const struct mf_rcpt *r)
 	return r->route && *r->route ? r->route : mf_conf_str(s->conf, S, s->id, "Address");
 }
 
+/* The key of a recipient's delivery group: its route, and -- when the route
+ * looks up the recipient's own MX (a bare mx:) -- its domain too. */
+static char *group_key(const char *route, const struct mf_hop *hops, size_t n,
+		       const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	struct mf_buf b = { 0 };
+	size_t i;
+
+	mf_buf_adds(&b, route);
+	for (i = 0; i < n; i++)
+		if (hops[i].kind == MF_HOP_MX && !hops[i].host[0]) {
+			mf_buf_addf(&b, "\n%s", at ? at + 1 : "");
+			break;
+		}
+	return b.data ? mf_buf_detach(&b) : NULL;
+}
+
 /* Deliver the due recipients of env, grouped by route. */
 static enum mf_status deliver_all(struct mf_sender *s, struct mf_envelope *env,
 				  int msgfd, struct mf_err *err)
@@ -348,21 +376,39 @@ static enum mf_status deliver_all(struct mf_sender *s, struct mf_envelope *env,
 	struct mf_hop *hops;
 	size_t nhops, i, j, k;
 	int *done = calloc(env->nrcpts + 1, sizeof *done);
+	char **keys = calloc(env->nrcpts + 1, sizeof *keys);
 	enum mf_status st = MF_OK;
 
 	g.r = calloc(env->nrcpts + 1, sizeof *g.r);
 	g.reply = calloc(env->nrcpts + 1, sizeof *g.reply);
-	if (!done || !g.r || !g.reply) {
+	if (!done || !keys || !g.r || !g.reply) {
 		st = mf_err_set(err, MF_ENOMEM, "out of memory");
 		goto out;
+	}
+	/* every route is checked before anything is sent: a config error must not
+	 * stop us half-way, after some recipients were delivered but not recorded */
+	for (i = 0; i < env->nrcpts; i++) {
+		if (!due(s, &env->rcpts[i]))
+			continue;
+		if ((st = mf_hop_parse_list(route_of(s, &env->rcpts[i]),
+					    mf_conf_str(s->conf, S, s->id, "Method"),
+					    mf_conf_str(s->conf, S, s->id, "Options"),
+					    &hops, &nhops, err)))
+			goto out;
+		keys[i] = group_key(route_of(s, &env->rcpts[i]), hops, nhops,
+				    env->rcpts[i].addr);
+		free(hops);
+		if (!keys[i]) {
+			st = mf_err_set(err, MF_ENOMEM, "out of memory");
+			goto out;
+		}
 	}
 	for (i = 0; i < env->nrcpts; i++) {
 		if (done[i] || !due(s, &env->rcpts[i]))
 			continue;
 		g.n = 0;
 		for (j = i; j < env->nrcpts; j++)
-			if (!done[j] && due(s, &env->rcpts[j]) &&
-			    !strcmp(route_of(s, &env->rcpts[i]), route_of(s, &env->rcpts[j]))) {
+			if (!done[j] && due(s, &env->rcpts[j]) && !strcmp(keys[i], keys[j])) {
 				g.r[g.n++] = &env->rcpts[j];
 				done[j] = 1;
 			}
@@ -370,7 +416,7 @@ static enum mf_status deliver_all(struct mf_sender *s, struct mf_envelope *env,
 				       mf_conf_str(s->conf, S, s->id, "Method"),
 				       mf_conf_str(s->conf, S, s->id, "Options"), &hops, &nhops, err);
 		if (st)
-			goto out; /* a config error: the entry waits, nothing is recorded */
+			goto out; /* checked above; only memory can fail here */
 		memset(g.reply, 0, env->nrcpts * sizeof *g.reply);
 		g.remote[0] = '\0';
 		for (k = 0; k < nhops && !try_hop(s, &hops[k], env, &g, msgfd); k++)
@@ -380,6 +426,9 @@ static enum mf_status deliver_all(struct mf_sender *s, struct mf_envelope *env,
 		free(hops);
 	}
 out:
+	for (i = 0; keys && i < env->nrcpts; i++)
+		free(keys[i]);
+	free(keys);
 	free(done);
 	free(g.r);
 	free(g.reply);
@@ -466,6 +515,15 @@ enum mf_status mf_send_entry(struct mf_sender *s, const char *name,
 		return st;
 	mf_envelope_init(&env);
 	st = mf_entry_read_envelope(&e, &env, err);
+	if (st == MF_EDATA) {
+		/* retrying cannot mend it: keep it for the admin, out of the way */
+		mf_log(LOG_ERR, "%s (#%s); moved to quarantine/", err->msg, mf_err_dsncode(err));
+		if ((st = mf_entry_move(&e, "quarantine", err)) == MF_OK)
+			snprintf(newpath, sz, "%s", e.path);
+		mf_entry_close(&e);
+		mf_envelope_free(&env);
+		return st;
+	}
 	if (st == MF_OK && !owns(s, &env)) {
 		mf_log(LOG_INFO, "%s: received by %s, left to its own sender", id,
 		       env.receiver_id ? env.receiver_id : "the default receiver");

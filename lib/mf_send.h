@@ -63,6 +63,8 @@ enum mf_status mf_send_entry(struct mf_sender *s, const char *name,
 			     char *newpath, size_t newpathsz, struct mf_err *err);
 /* Deliver every due entry of out/new, printing new paths on out (may be NULL). */
 enum mf_status mf_send_queue(struct mf_sender *s, FILE *out, struct mf_err *err);
+/* Close a kept session (between queue runs); the sender stays usable. */
+void mf_send_idle(struct mf_sender *s);
 void mf_send_end(struct mf_sender *s);
 
 #endif
