@@ -172,7 +172,7 @@ int main(int argc, const char **argv)
 				   "[OPTION...] -f SENDER [-m FILE] [--] RECIPIENT...\n"
 				   "   or: mf-inject -r {--all | ID|PATH...}\n"
 				   "   or: mf-inject -l [QUEUE]",
-				   table, &o.c, run, &o };
+				   table, &o.c, run, &o, NULL };
 	int code;
 
 	code = mf_tool_main(&def, argc, argv);

@@ -238,7 +238,7 @@ int main(int argc, const char **argv)
 	struct mf_tool_def def = { "mf-notify", MF_MODE_TRANSPORT, "Notifier",
 				   "[OPTION...] [ENTRY...]\n"
 				   "   or: mf-notify -q [--delayed]",
-				   table, &o.c, run, &o };
+				   table, &o.c, run, &o, NULL };
 
 	return mf_tool_main(&def, argc, argv);
 }

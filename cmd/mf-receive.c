@@ -66,7 +66,7 @@ int main(int argc, const char **argv)
 	};
 	struct mf_tool_def def = { "mf-receive", MF_MODE_TRANSPORT, "Receiver",
 				   "[OPTION...] -f SENDER [--] RECIPIENT...",
-				   table, &o.c, run, &o };
+				   table, &o.c, run, &o, NULL };
 	int code;
 
 	code = mf_tool_main(&def, argc, argv);

@@ -137,6 +137,16 @@ static enum mf_status run(struct mf_tool *t, void *vo, const char **args,
 	return st;
 }
 
+static enum mf_status check(struct mf_tool *t, void *vo, struct mf_err *err)
+{
+	struct opts *o = vo;
+	enum mf_status st;
+
+	if ((st = mf_tool_spool(t, &o->c, err)))
+		return st;
+	return mf_send_check(&t->spool, t->conf, o->c.unique_id, err);
+}
+
 int main(int argc, const char **argv)
 {
 	struct opts o = { 0 };
@@ -154,7 +164,7 @@ int main(int argc, const char **argv)
 	struct mf_tool_def def = { "mf-send", MF_MODE_TRANSPORT, "Sender",
 				   "[OPTION...] [ENTRY...]\n"
 				   "   or: mf-send -q [--loop]",
-				   table, &o.c, run, &o };
+				   table, &o.c, run, &o, check };
 
 	return mf_tool_main(&def, argc, argv);
 }

@@ -118,6 +118,25 @@ enum mf_status mf_send_setup(struct mf_sender *s, struct mf_spool *sp,
 	return MF_OK;
 }
 
+enum mf_status mf_send_check(struct mf_spool *sp, const struct mf_conf *c,
+			     const char *id, struct mf_err *err)
+{
+	struct mf_sender s;
+	struct mf_hop *hops;
+	enum mf_status st;
+	size_t n;
+
+	if ((st = mf_send_setup(&s, sp, c, id, err)) == MF_OK &&
+	    (st = mf_hop_parse_list(mf_conf_str(c, S, id, "Address"),
+				    mf_conf_str(c, S, id, "Method"),
+				    mf_conf_str(c, S, id, "Options"), &hops, &n, err)) == MF_OK)
+		free(hops);
+	mf_send_end(&s);
+	if (st != MF_OK)
+		mf_err_prefix(err, id ? "[Sender ID]" : "[Sender]");
+	return st;
+}
+
 void mf_send_idle(struct mf_sender *s)
 {
 	if (s->cached)
@@ -179,6 +198,7 @@ static enum mf_status smtp_to(struct mf_sender *s, const struct sockaddr *sa,
 	struct mf_smtp_opts o = s->smtp;
 	char key[600];
 	enum mf_status st;
+	int reused = 0;
 	size_t i;
 
 	if (!rc)
@@ -189,17 +209,26 @@ static enum mf_status smtp_to(struct mf_sender *s, const struct sockaddr *sa,
 		for (i = 0; i < salen; i++)
 			snprintf(key + strlen(key), sizeof key - strlen(key), "%02x",
 				 ((const unsigned char *)sa)[i]);
-	if (s->cached && strcmp(key, s->cached_key)) {
+	if (s->cached && (strcmp(key, s->cached_key) || !mf_smtp_usable(s->cached))) {
 		mf_smtp_close(s->cached);
 		s->cached = NULL;
 	}
+	for (i = 0; i < g->n; i++)
+		rc[i].addr = g->r[i]->addr;
+	/* a kept session the server has since closed gets one fresh try */
+	if (s->cached && mf_smtp_send(s->cached, sender, rc, g->n, msgfd, size, err) != MF_OK) {
+		mf_log(LOG_DEBUG, "%s; opening a new session", err->msg);
+		mf_smtp_close(s->cached);
+		s->cached = NULL;
+	} else if (s->cached) {
+		reused = 1;
+	}
 	st = MF_OK;
-	if (!s->cached && (st = mf_smtp_open(&s->cached, sa, salen, host, &o, err)) == MF_OK)
+	if (!reused && (st = mf_smtp_open(&s->cached, sa, salen, host, &o, err)) == MF_OK)
 		snprintf(s->cached_key, sizeof s->cached_key, "%s", key);
 	if (st == MF_OK) {
-		for (i = 0; i < g->n; i++)
-			rc[i].addr = g->r[i]->addr;
-		st = mf_smtp_send(s->cached, sender, rc, g->n, msgfd, size, err);
+		if (!reused)
+			st = mf_smtp_send(s->cached, sender, rc, g->n, msgfd, size, err);
 		if (st == MF_OK) {
 			for (i = 0; i < g->n; i++)
 				g->reply[i] = rc[i].reply;

@@ -57,6 +57,10 @@ struct mf_sender {
 enum mf_status mf_send_setup(struct mf_sender *s, struct mf_spool *sp,
 			     const struct mf_conf *c, const char *id,
 			     struct mf_err *err);
+/* --check-config: the next hops of [Sender] (and [Sender id]) parse, the
+ * password file can be read, the resolver address is good. */
+enum mf_status mf_send_check(struct mf_spool *sp, const struct mf_conf *c,
+			     const char *id, struct mf_err *err);
 /* name: an id or a path of an entry in any queue.  newpath receives where the
  * entry is now ("" when it was delivered and removed, or skipped). */
 enum mf_status mf_send_entry(struct mf_sender *s, const char *name,

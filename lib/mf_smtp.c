@@ -58,6 +58,7 @@ struct mf_smtp {
 	unsigned ext;
 	uint64_t max_size;
 	int need_rset, broken;
+	int lmtp_cut;                /* broken after some LMTP replies (kept) */
 	size_t rpos, rlen;
 	char rbuf[8192];
 };
@@ -906,6 +907,27 @@ static size_t count_accepted(const struct mf_smtp_rcpt *rc, size_t n)
 	return k;
 }
 
+/*
+ * LMTP after the dot: the session broke after the replies of rc[0..i-1] came.
+ * Those replies are final -- the server may have delivered -- so they are
+ * kept, and the recipients still waiting get a temporary reply: only they are
+ * tried again.  The session is unusable (mf_smtp_usable says so).
+ */
+static enum mf_status lmtp_cut(struct mf_smtp *s, struct mf_smtp_rcpt *rc,
+			       size_t i, size_t n, const struct mf_err *err)
+{
+	for (; i < n; i++) {
+		if (rc[i].reply.code / 100 != 2)
+			continue;
+		rc[i].reply.code = 451;
+		snprintf(rc[i].reply.dsn, sizeof rc[i].reply.dsn, "4.4.2");
+		snprintf(rc[i].reply.text, sizeof rc[i].reply.text, "451 4.4.2 %.490s", err->msg);
+	}
+	s->broken = 1;
+	s->lmtp_cut = 1;
+	return MF_OK;
+}
+
 /* The reply to DATA, then the body and the final reply (one per recipient for LMTP). */
 static enum mf_status data_phase(struct mf_smtp *s, const struct mf_smtp_reply *dr,
 				 struct mf_smtp_rcpt *rc, size_t n, int msgfd,
@@ -931,7 +953,7 @@ static enum mf_status data_phase(struct mf_smtp *s, const struct mf_smtp_reply *
 		if (rc[i].reply.code / 100 != 2)
 			continue;
 		if (read_reply(s, s->o.t_eod, 0, &r, err))
-			return err->status;
+			return lmtp_cut(s, rc, i, n, err);
 		rc[i].reply = r;
 	}
 	s->need_rset = 0;
@@ -1126,6 +1148,11 @@ void mf_smtp_close(struct mf_smtp *s)
 const char *mf_smtp_peer(const struct mf_smtp *s)
 {
 	return s->peer;
+}
+
+int mf_smtp_usable(const struct mf_smtp *s)
+{
+	return !s->broken;
 }
 
 int mf_smtp_tls_active(const struct mf_smtp *s)

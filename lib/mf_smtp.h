@@ -80,6 +80,11 @@ enum mf_status mf_smtp_send(struct mf_smtp *s, const char *sender,
 void mf_smtp_close(struct mf_smtp *s);
 /* "mx1.example.org[192.0.2.1]:25" -- for logs and Remote-MTA. */
 const char *mf_smtp_peer(const struct mf_smtp *s);
+/* Whether another transaction may use the session.  (After an LMTP session
+ * broke part-way through the per-recipient replies, mf_smtp_send returns MF_OK
+ * with the replies that came and 451 4.4.2 for the rest, and the session is
+ * no longer usable.) */
+int mf_smtp_usable(const struct mf_smtp *s);
 /* Whether the session is encrypted (after STARTTLS). */
 int mf_smtp_tls_active(const struct mf_smtp *s);
 

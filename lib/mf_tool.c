@@ -127,7 +127,12 @@ int mf_tool_main(const struct mf_tool_def *def, int argc, const char **argv)
 		code = 0;
 	} else {
 		st = mf_tool_start(&t, def->prog, def->mode, o, &err);
-		if (o->check_config)
+		if (o->check_config && st == MF_OK && def->check &&
+		    (st = def->check(&t, def->opts, &err)) != MF_OK) {
+			mf_log_open(def->prog, MF_LOG_OFF, LOG_NOTICE);
+			err.status = err.status == MF_ENOMEM ? MF_ENOMEM : MF_ECONFIG;
+			code = mf_log_fail(&err, MF_MODE_INTERACTIVE);
+		} else if (o->check_config)
 			code = mf_tool_check_config(&t, o, def->section, &err, st);
 		else if (st == MF_OK &&
 			 (st = def->run(&t, def->opts, poptGetArgs(pc), &err)) == MF_OK)

@@ -74,6 +74,8 @@ struct mf_tool_def {
 	struct mf_common_opts *common;
 	mf_tool_fn run;
 	void *opts;
+	/* optional: more checks for --check-config, after the config loaded */
+	enum mf_status (*check)(struct mf_tool *t, void *opts, struct mf_err *err);
 };
 
 /*

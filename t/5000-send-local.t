@@ -147,4 +147,16 @@ test_expect_success '--unique-id: each sender takes only its own receiver'"'"'s 
 	mf-send -S spool -c mf.conf --unique-id relay2 "$p1" && ls r2/u1/new/* >/dev/null
 '
 
+test_expect_code 78 '--check-config refuses a bad Address with file context' '
+	conf "smoke:signals" &&
+	mf-send --check-config -S spool -c mf.conf 2>err; rc=$?;
+	test_last_line err "^mf-send: \[Sender\]: bad next hop .smoke:signals." && exit $rc
+'
+
+test_expect_code 78 '--check-config refuses an unreadable AuthPasswordFile' '
+	conf "inet:25@127.0.0.1" "AuthUser = u" "AuthPasswordFile = $TRASH/nope" &&
+	mf-send --check-config -S spool -c mf.conf 2>err; rc=$?;
+	test_last_line err "AuthPasswordFile .*/nope: No such file" && exit $rc
+'
+
 test_done
