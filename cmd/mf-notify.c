@@ -40,6 +40,7 @@ static enum mf_status report(struct mf_tool *t, struct opts *o, struct mf_entry 
 			     int delayed, struct mf_err *err)
 {
 	struct mf_dsn_opts d = o->dsn;
+	char sender_id[80];
 	struct mf_envelope env;
 	struct mf_entry dsn;
 	enum mf_status st;
@@ -47,6 +48,7 @@ static enum mf_status report(struct mf_tool *t, struct opts *o, struct mf_entry 
 	mf_envelope_init(&env);
 	if ((st = mf_entry_read_envelope(e, &env, err)))
 		goto done;
+	d.sender_id = mf_conf_msgid_map(t->conf, env.receiver_id, sender_id, sizeof sender_id);
 	d.delayed = delayed && env.arrival + o->delay_warning <= time(NULL);
 	if (delayed < 0) /* named on the command line: no age limit */
 		d.delayed = 1;

@@ -47,6 +47,7 @@ static const struct schema schema[] = {
 	{ "Notifier", "Templates", T_PATH, "/usr/local/share/mf" },
 	{ "Notifier", "ReturnFullMessage", T_BOOL, "no" },
 	{ "Notifier", "DelayWarning", T_DURATION, "4h" },
+	{ "Notifier", "MsgIdMap", T_STRING, "" },
 	/* [Sender]: Dr.Web MailD's names, and ours beside them */
 	{ "Sender", "Method", T_CHOICE, "SMTP", "SMTP|LMTP|pipe" },
 	{ "Sender", "Address", T_STRING, "mx:" },
@@ -167,6 +168,26 @@ static int check_durations(const char *v)
 	return n ? 0 : -1;
 }
 
+/* "RECEIVER:SENDER, ..." with ids as mf_conf_check_id wants ("-": no id) */
+static int check_idmap(const char *v)
+{
+	char buf[1024], *pair, *save, *colon;
+
+	if (strlen(v) >= sizeof buf)
+		return -1;
+	memcpy(buf, v, strlen(v) + 1);
+	for (pair = strtok_r(buf, ", \t", &save); pair; pair = strtok_r(NULL, ", \t", &save)) {
+		colon = strchr(pair, ':');
+		if (!colon)
+			return -1;
+		*colon = '\0';
+		if ((strcmp(pair, "-") && mf_conf_check_id(pair, NULL)) ||
+		    mf_conf_check_id(colon + 1, NULL))
+			return -1;
+	}
+	return 0;
+}
+
 static int check_value(const struct schema *s, const char *v)
 {
 	int64_t d;
@@ -184,7 +205,8 @@ static int check_value(const struct schema *s, const char *v)
 		       !strcmp(v, "1") || !strcmp(v, "0") ? 0 : -1;
 	case T_LOGLEVEL: return mf_log_level_parse(v) < 0 ? -1 : 0;
 	case T_PATH: return v[0] == '/' || (!v[0] && !s->def[0]) ? 0 : -1;
-	case T_STRING: return 0;
+	case T_STRING:
+		return strcmp(s->key, "MsgIdMap") ? 0 : check_idmap(v);
 	}
 	return -1;
 }
@@ -531,6 +553,26 @@ int mf_conf_bool(const struct mf_conf *c, const char *section, const char *id,
 	const char *v = mf_conf_str(c, section, id, key);
 
 	return !strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1");
+}
+
+const char *mf_conf_msgid_map(const struct mf_conf *c, const char *receiver_id,
+			      char *out, size_t outsz)
+{
+	char buf[1024], *pair, *save, *colon;
+	const char *want = receiver_id && *receiver_id ? receiver_id : "-";
+
+	snprintf(buf, sizeof buf, "%s", mf_conf_str(c, "Notifier", NULL, "MsgIdMap"));
+	for (pair = strtok_r(buf, ", \t", &save); pair; pair = strtok_r(NULL, ", \t", &save)) {
+		colon = strchr(pair, ':');
+		if (!colon)
+			continue;
+		*colon = '\0';
+		if (strcmp(pair, want) || !colon[1] || mf_conf_check_id(colon + 1, NULL))
+			continue;
+		snprintf(out, outsz, "%s", colon + 1);
+		return out;
+	}
+	return NULL;
 }
 
 int mf_conf_has_section(const struct mf_conf *c, const char *section,

@@ -47,6 +47,12 @@ size_t mf_conf_durations(const struct mf_conf *c, const char *section,
 int mf_conf_bool(const struct mf_conf *c, const char *section,
 		 const char *id, const char *key);
 
+/* [Notifier] MsgIdMap = "RECEIVER:SENDER, ...": which sender id carries the
+ * notices about mail received by a receiver id ("-" names the receiver with
+ * no id).  Returns the sender id (in out, at most outsz) or NULL for the
+ * default sender. */
+const char *mf_conf_msgid_map(const struct mf_conf *c, const char *receiver_id,
+			      char *out, size_t outsz);
 /* Whether [section id] exists, for --unique-id checks. */
 int mf_conf_has_section(const struct mf_conf *c, const char *section,
 			const char *id);

@@ -530,7 +530,8 @@ static enum mf_status write_message(struct mf_entry *e, GMimeMessage *m,
 
 /* The DSN's own envelope: null sender, the original sender as recipient. */
 static enum mf_status write_envelope(struct mf_entry *e, const char *to,
-				     uint64_t size, struct mf_err *err)
+				     uint64_t size, const char *sender_id,
+				     struct mf_err *err)
 {
 	struct mf_envelope de;
 	enum mf_status st;
@@ -539,6 +540,7 @@ static enum mf_status write_envelope(struct mf_entry *e, const char *to,
 	de.arrival = time(NULL);
 	de.size = size;
 	if (mf_envelope_set(&de.sender, "") < 0 || mf_envelope_set(&de.id, e->id) < 0 ||
+	    mf_envelope_set(&de.receiver_id, sender_id) < 0 ||
 	    mf_envelope_add_rcpt(&de, to) < 0)
 		st = mf_err_set(err, MF_ENOMEM, "out of memory");
 	else
@@ -599,7 +601,7 @@ static enum mf_status make(struct report *rp, struct mf_spool *sp,
 		return st;
 	}
 	if ((st = write_message(dsn, m, &size, err)) ||
-	    (st = write_envelope(dsn, rp->env->sender, size, err)) ||
+	    (st = write_envelope(dsn, rp->env->sender, size, rp->o->sender_id, err)) ||
 	    (st = mf_entry_commit(dsn, err)))
 		mf_entry_abort(dsn);
 	else

@@ -30,6 +30,9 @@ struct mf_dsn_opts {
 	int delayed;                /* also warn about deferred recipients */
 	int full;                   /* return the whole message, not only headers */
 	const char *template_dir;   /* dsn-failed.txt / dsn-delayed.txt; NULL: built in */
+	const char *sender_id;      /* Receiver-Id for the DSN entry, so that the
+				     * sender with that id delivers it; NULL: the
+				     * default sender ([Notifier] MsgIdMap) */
 };
 
 enum mf_status mf_dsn_make(struct mf_spool *sp, struct mf_entry *orig,

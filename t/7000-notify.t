@@ -178,4 +178,27 @@ test_expect_code 75 'a bad config defers in transport use' '
 	mf-notify -c bad.conf "$id"
 '
 
+test_expect_success '[Notifier] MsgIdMap: the DSN goes to the sender mapped from the receiver id' '
+	printf "[Notifier]\nMsgIdMap = relay2:out2, -:main\n" >map.conf &&
+	p=$(mf-inject -c map.conf --unique-id relay2 -Q out -f m@example.org -m msg -- bad@example.net) &&
+	mv "$p" spool/failed/new/ && set_states "spool/failed/new/${p##*/}/envelope" &&
+	d=$(mf-notify -c map.conf "${p##*/}") &&
+	grep -qx "Receiver-Id: out2" "$d/envelope" &&
+	p=$(mf-inject -c map.conf -Q out -f n@example.org -m msg -- bad@example.net) &&
+	mv "$p" spool/failed/new/ && set_states "spool/failed/new/${p##*/}/envelope" &&
+	d=$(mf-notify -c map.conf "${p##*/}") &&
+	grep -qx "Receiver-Id: main" "$d/envelope" &&
+	printf "[Notifier]\nMsgIdMap = other:x\n" >map2.conf &&
+	p=$(mf-inject -c map2.conf --unique-id relay2 -Q out -f o@example.org -m msg -- bad@example.net) &&
+	mv "$p" spool/failed/new/ && set_states "spool/failed/new/${p##*/}/envelope" &&
+	d=$(mf-notify -c map2.conf "${p##*/}") &&
+	! grep -q "^Receiver-Id:" "$d/envelope"
+'
+
+test_expect_code 78 'a malformed MsgIdMap is a config error with its line' '
+	printf "[Notifier]\nMsgIdMap = relay2\n" >bad.conf &&
+	mf-notify --check-config -c bad.conf 2>err; rc=$?;
+	grep -q "bad.conf:2: MsgIdMap" err && exit $rc
+'
+
 test_done

@@ -231,7 +231,7 @@ static void check_group(const char *g, const char *addr, const char *action,
 
 static void test_failed(void)
 {
-	struct mf_dsn_opts o = { "test.mta", NULL, 0, 0, NULL };
+	struct mf_dsn_opts o = { "test.mta", NULL, 0, 0, NULL, NULL };
 	struct mf_envelope env, de;
 	struct mf_entry e, dsn, de_e;
 	struct mf_err err;
@@ -364,7 +364,7 @@ static void test_failed(void)
 static enum mf_status try_input(const char *sender, const char *msg, int *made,
 				struct mf_err *err)
 {
-	struct mf_dsn_opts o = { "test.mta", NULL, 0, 0, NULL };
+	struct mf_dsn_opts o = { "test.mta", NULL, 0, 0, NULL, NULL };
 	struct mf_envelope env;
 	struct mf_entry e, dsn;
 	enum mf_status st = MF_EINTERNAL;
@@ -407,7 +407,7 @@ static void test_refusals(void)
 
 static void test_none(void)
 {
-	struct mf_dsn_opts o = { "test.mta", NULL, 0, 0, NULL };
+	struct mf_dsn_opts o = { "test.mta", NULL, 0, 0, NULL, NULL };
 	struct mf_envelope env;
 	struct mf_entry e, dsn;
 	struct mf_err err;
@@ -427,7 +427,7 @@ static void test_none(void)
 
 static void test_full_and_template(void)
 {
-	struct mf_dsn_opts o = { "test.mta", "postmaster@test.mta", 0, 1, NULL };
+	struct mf_dsn_opts o = { "test.mta", "postmaster@test.mta", 0, 1, NULL, NULL };
 	char dir[PATH_MAX], path[PATH_MAX + 32], msg[1024], *v;
 	struct mf_envelope env;
 	struct mf_entry e, dsn;
