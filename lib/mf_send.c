@@ -468,8 +468,9 @@ out:
 
 static void run_notify(struct mf_sender *s, const char *path)
 {
+	posix_spawn_file_actions_t fa;
 	const char *argv[8];
-	int n = 0, status;
+	int n = 0, status, rc;
 	pid_t pid;
 
 	argv[n++] = s->notify_prog;
@@ -482,9 +483,15 @@ static void run_notify(struct mf_sender *s, const char *path)
 	argv[n++] = "--";
 	argv[n++] = path;
 	argv[n] = NULL;
-	if (posix_spawn(&pid, s->notify_prog, NULL, NULL, (char *const *)argv, environ)) {
+	/* our stdout carries only our entries' paths: the DSN's path is not one */
+	fflush(stdout);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	rc = posix_spawn(&pid, s->notify_prog, &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc) {
 		mf_log(LOG_ERR, "cannot run %s: %s; the DSN is left for mf-notify -q",
-		       s->notify_prog, strerror(errno));
+		       s->notify_prog, strerror(rc));
 		return;
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
