@@ -7,6 +7,8 @@
  * For each message posix_spawns A1 with stdin on INPUT and stdout on a new
  * pipe, and A2 with stdin on that pipe and stdout on /dev/null -- what
  * `A1 < INPUT | A2 > /dev/null` does, without a shell -- and waits for both.
+ * chain keeps the read end open until both are reaped, so that A1's last
+ * line to an A2 that does not read it (smtp-source) is not a SIGPIPE.
  * Given a second pipeline after ":::", it alternates the two message by
  * message (A B, then B A, ...), N of each.  Prints per pipeline
  *
@@ -87,7 +89,6 @@ static int run_one(struct pipeline *p, long i)
 		return -1;
 	}
 	rc = posix_spawn(&p2, p->argv2[0], &f2, NULL, p->argv2, environ);
-	close(fd[0]);
 	close(fd[1]);
 	posix_spawn_file_actions_destroy(&f1);
 	posix_spawn_file_actions_destroy(&f2);
@@ -98,6 +99,7 @@ static int run_one(struct pipeline *p, long i)
 	bad |= reap(p1, p->argv1[0], i, &p->cpu_ms);
 	bad |= reap(p2, p->argv2[0], i, &p->cpu_ms);
 	p->secs += now() - t0;
+	close(fd[0]);
 	return bad;
 }
 

@@ -21,12 +21,52 @@ struct opts {
 	int force;
 };
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, reload;
 
-static void on_term(int sig)
+static void on_signal(int sig)
 {
-	(void)sig;
-	stop = 1;
+	if (sig == SIGHUP)
+		reload = 1;
+	else
+		stop = 1;
+}
+
+static void catch(int sig)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal; /* no SA_RESTART: a sleep ends at once */
+	sigaction(sig, &sa, NULL);
+}
+
+/* SIGHUP: read the configuration again; a bad one is reported and the old
+ * one kept, so a typo never stops delivery. */
+static void reconfigure(struct mf_tool *t, struct opts *o, struct mf_sender *s)
+{
+	struct mf_conf *conf = NULL;
+	struct mf_sender fresh;
+	struct mf_err err;
+
+	reload = 0;
+	memset(&fresh, 0, sizeof fresh);
+	if (mf_conf_load(o->c.config, &conf, &err) != MF_OK ||
+	    mf_send_check(&t->spool, conf, o->c.unique_id, &err) != MF_OK ||
+	    mf_send_setup(&fresh, &t->spool, conf, o->c.unique_id, &err) != MF_OK) {
+		mf_send_end(&fresh);
+		mf_conf_free(conf);
+		mf_log(LOG_ERR, "reload: %s (#%s); keeping the old configuration",
+		       err.msg, mf_err_dsncode(&err));
+		return;
+	}
+	mf_send_end(s);
+	mf_conf_free(t->conf);
+	t->conf = conf;
+	fresh.conf_path = s->conf_path;
+	fresh.force = s->force;
+	fresh.stop = &stop;
+	*s = fresh;
+	mf_log(LOG_NOTICE, "configuration reloaded");
 }
 
 /* Entry names from the operands, or one per line on stdin. */
@@ -116,16 +156,26 @@ static enum mf_status run(struct mf_tool *t, void *vo, const char **args,
 	workers = mf_conf_uint(t->conf, "Sender", o->c.unique_id, "Workers");
 	interval = mf_conf_duration(t->conf, "Sender", o->c.unique_id, "QueueRunInterval");
 	if (o->loop) {
-		signal(SIGTERM, on_term);
-		signal(SIGINT, on_term);
+		catch(SIGTERM);
+		catch(SIGINT);
+		catch(SIGHUP);
+		s.stop = &stop; /* a queue run ends after the entry in hand */
+		mf_log(LOG_NOTICE, "running the queue every %llds", (long long)interval);
 		while (!stop) {
+			if (reload) {
+				reconfigure(t, o, &s);
+				workers = mf_conf_uint(t->conf, "Sender", o->c.unique_id, "Workers");
+				interval = mf_conf_duration(t->conf, "Sender", o->c.unique_id,
+							    "QueueRunInterval");
+			}
 			st = run_queue(&s, workers, err);
 			if (st != MF_OK)
 				mf_log(LOG_ERR, "%s (#%s)", err->msg, mf_err_dsncode(err));
 			mf_send_idle(&s); /* do not hold sessions while idle */
-			for (int64_t w = 0; w < (interval > 0 ? interval : 1) && !stop; w++)
+			for (int64_t w = 0; w < (interval > 0 ? interval : 1) && !stop && !reload; w++)
 				sleep(1);
 		}
+		mf_log(LOG_NOTICE, "stopping");
 		st = MF_OK;
 	} else if (o->queue) {
 		st = run_queue(&s, workers, err);

@@ -623,6 +623,8 @@ static int queue_one(struct mf_spool *sp, const char *queue, const char *sub,
 	(void)sp;
 	(void)queue;
 	(void)sub;
+	if (c->s->stop && *c->s->stop)
+		return 1;
 	c->s->now = time(NULL);
 	if (!entry_due(c->s, id))
 		return 0;

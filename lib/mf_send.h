@@ -3,6 +3,7 @@
 #ifndef MF_SEND_H
 #define MF_SEND_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -48,6 +49,7 @@ struct mf_sender {
 	struct mf_smtp_opts smtp;
 	char *auth_pass;            /* read from AuthPasswordFile, wiped at the end */
 	int force;                  /* deliver deferred recipients now */
+	volatile sig_atomic_t *stop; /* set by a signal: end the queue run */
 	time_t now;
 	struct mf_smtp *cached;     /* an open session kept for the next entry */
 	char cached_key[600];
