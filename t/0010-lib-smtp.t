@@ -4,39 +4,9 @@
 # LMTP, STARTTLS, STARTTLS required with AUTH; the unit binary does the rest.
 . "${0%/*}/lib.sh"
 
-PY=
-for p in /usr/bin/python3 python3; do
-	"$p" -c 'import aiosmtpd' 2>/dev/null && { PY=$p; break; }
-done
-[ -n "$PY" ] || skip_all "python3-aiosmtpd not installed"
-command -v openssl >/dev/null || skip_all "openssl not installed"
-
-free_port() {
-	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# start_sink NAME ARGS...: a sink in $TRASH/NAME with rules $TRASH/NAME.rules
-start_sink() {
-	name=$1; shift
-	port=$(free_port)
-	mkdir -p "$TRASH/$name"
-	: >"$TRASH/$name.rules"
-	"$PY" "$T_DIR/sink.py" --dir "$TRASH/$name" --port "$port" \
-		--rules "$TRASH/$name.rules" "$@" >"$TRASH/$name.out" 2>"$TRASH/$name.log" &
-	test_pid $!
-	i=0
-	until grep -q ready "$TRASH/$name.out" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "Bail out! sink $name did not start"; cat "$TRASH/$name.log"; exit 1; }
-		sleep 0.1
-	done
-	eval "SINK_PORT_$name=$port"
-}
-
-openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost \
-	-addext subjectAltName=DNS:localhost -days 1 \
-	-keyout "$TRASH/key.pem" -out "$TRASH/cert.pem" >/dev/null 2>&1 ||
-	{ echo "Bail out! openssl req failed"; exit 1; }
+. "$T_DIR/peers.sh"
+need_sink
+make_cert
 
 start_sink plain
 start_sink lmtp --lmtp

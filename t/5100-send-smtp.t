@@ -5,44 +5,10 @@
 # timeouts, and a sender killed in the middle of a delivery.
 . "${0%/*}/lib.sh"
 
-PY=
-for p in /usr/bin/python3 python3; do
-	"$p" -c 'import aiosmtpd' 2>/dev/null && { PY=$p; break; }
-done
-[ -n "$PY" ] || skip_all "python3-aiosmtpd not installed"
-command -v openssl >/dev/null || skip_all "openssl not installed"
-DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
-[ -x "$DNSMASQ" ] || skip_all "dnsmasq not installed (dnsmasq-base)"
-
-free_port() { # tcp|udp
-	"$PY" -c 'import socket, sys
-s = socket.socket(type=socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])' "${1:-tcp}"
-}
-
-# start_sink NAME ARGS...: a sink in $TRASH/NAME with rules $TRASH/NAME.rules
-start_sink() {
-	name=$1; shift
-	port=$(free_port)
-	mkdir -p "$TRASH/$name"
-	: >"$TRASH/$name.rules"
-	"$PY" "$T_DIR/sink.py" --dir "$TRASH/$name" --port "$port" \
-		--rules "$TRASH/$name.rules" "$@" >"$TRASH/$name.out" 2>"$TRASH/$name.log" &
-	test_pid $!
-	i=0
-	until grep -q ready "$TRASH/$name.out" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { echo "Bail out! sink $name did not start"; cat "$TRASH/$name.log"; exit 1; }
-		sleep 0.1
-	done
-	eval "P_$name=$port"
-}
-
-openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost \
-	-addext subjectAltName=DNS:localhost -days 1 \
-	-keyout "$TRASH/key.pem" -out "$TRASH/cert.pem" >/dev/null 2>&1 ||
-	{ echo "Bail out! openssl req failed"; exit 1; }
+. "$T_DIR/peers.sh"
+need_sink
+need_dnsmasq
+make_cert
 
 start_sink plain
 start_sink lmtp --lmtp
@@ -65,27 +31,7 @@ DNSPORT=$(free_port udp)
 	--host-record=mx.other.test,127.0.0.4 \
 	>dnsmasq.log 2>&1 &
 test_pid $!
-dns_answers() {
-	"$PY" - "$1" <<'EOF'
-import socket, struct, sys
-q = struct.pack(">HHHHHH", 0x4d46, 0x0100, 1, 0, 0, 0)
-q += b"\x07example\x04test\x00" + struct.pack(">HH", 15, 1)
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(0.2)
-s.sendto(q, ("127.0.0.1", int(sys.argv[1])))
-try:
-    r = s.recv(512)
-except OSError:
-    sys.exit(1)
-sys.exit(0 if r[:2] == q[:2] and r[3] & 15 == 0 else 1)
-EOF
-}
-i=0
-until dns_answers "$DNSPORT"; do
-	i=$((i + 1))
-	[ $i -lt 50 ] || { echo "Bail out! dnsmasq did not answer on port $DNSPORT"; cat dnsmasq.log; exit 1; }
-	sleep 0.1
-done
+dns_wait "$DNSPORT"
 
 # A message with dot lines (stuffed on the wire, un-stuffed by the sink).
 printf 'From: a@example.org\nSubject: hello\n\nbody\n.dot line\n.\n..two\nend\n' >msg
@@ -111,7 +57,7 @@ export TRASH
 
 # --- 1. plain SMTP ---
 test_expect_success 'SMTP: envelope as sent, message byte for byte, entry removed, nothing printed' '
-	conf "inet:$P_plain@127.0.0.1" &&
+	conf "inet:$SINK_PORT_plain@127.0.0.1" &&
 	p=$(inj s1 a@example.org -- b@example.net c@example.org) &&
 	out=$(send s1 "$p") && [ -z "$out" ] && [ ! -e "$p" ] &&
 	[ $(ls plain/*.env | wc -l) = 1 ] &&
@@ -126,31 +72,31 @@ test_expect_success 'SMTP: envelope as sent, message byte for byte, entry remove
 
 # --- 2. failover ---
 test_expect_success 'failover: a closed port, then the sink; relay is the second hop' '
-	conf "inet:$CLOSED@127.0.0.1, inet:$P_plain@127.0.0.1" "SendingIntervals = 0s, 1m" &&
+	conf "inet:$CLOSED@127.0.0.1, inet:$SINK_PORT_plain@127.0.0.1" "SendingIntervals = 0s, 1m" &&
 	before=$(rcpts plain f@example.net) &&
 	p=$(inj s2 a@example.org -- f@example.net) &&
 	out=$(send s2 -v "$p" 2>err) && [ -z "$out" ] && [ ! -e "$p" ] &&
 	[ $(rcpts plain f@example.net) = $((before + 1)) ] &&
 	grep "to=<f@example.net>" err | grep "status=sent" >sent &&
-	grep -q "relay=[^ ]*127\.0\.0\.1[^ ]*:$P_plain " sent &&
+	grep -q "relay=[^ ]*127\.0\.0\.1[^ ]*:$SINK_PORT_plain " sent &&
 	! grep -q ":$CLOSED" sent
 '
 
 test_expect_success 'failover: the envelope records the second hop as the relay' '
-	conf "inet:$CLOSED@127.0.0.1, inet:$P_plain@127.0.0.1" "SendingIntervals = 0s, 1m" &&
+	conf "inet:$CLOSED@127.0.0.1, inet:$SINK_PORT_plain@127.0.0.1" "SendingIntervals = 0s, 1m" &&
 	echo "rcpt g2@example.net 451 4.3.0 try later" >plain.rules &&
 	p=$(inj s2 a@example.org -- g1@example.net g2@example.net) &&
 	q=$(send s2 "$p") && : >plain.rules &&
 	cat "$q/envelope" &&
 	[ "$(state "$q" g1@example.net)" = delivered ] &&
 	sed -n "/^Recipient: <g1@example.net>/,/^Recipient: <g2/p" "$q/envelope" |
-		grep -Eq "^Remote-MTA: .*127\.0\.0\.1.*:$P_plain\$" &&
+		grep -Eq "^Remote-MTA: .*127\.0\.0\.1.*:$SINK_PORT_plain\$" &&
 	! grep -q ":$CLOSED" "$q/envelope"
 '
 
 # --- 3. per-recipient results and the retry ---
 test_expect_success 'per recipient: 250, 550 and 451 in one transaction' '
-	conf "inet:$P_plain@127.0.0.1" "SendingIntervals = 0s, 1m, 1h" &&
+	conf "inet:$SINK_PORT_plain@127.0.0.1" "SendingIntervals = 0s, 1m, 1h" &&
 	printf "rcpt bad@example.net 550 5.1.1 no such user\nrcpt later@example.net 451 4.3.0 try later\n" >plain.rules &&
 	p=$(inj s3 a@example.org -- ok@example.net bad@example.net later@example.net) &&
 	q=$(send s3 "$p") && echo "$q" >s3.entry &&
@@ -178,7 +124,7 @@ test_expect_success 'per recipient: the retry sends only the deferred one, then 
 
 # --- 4. DSN ---
 test_expect_success 'SendDSN: a 5xx makes a DSN in out/new, to the sender, from <>' '
-	conf "inet:$P_plain@127.0.0.1" "SendDSN = yes" "NotifyProgram = $MF_BUILD/mf-notify" &&
+	conf "inet:$SINK_PORT_plain@127.0.0.1" "SendDSN = yes" "NotifyProgram = $MF_BUILD/mf-notify" &&
 	echo "rcpt gone@example.net 550 5.1.1 gone away" >plain.rules &&
 	p=$(inj s4 dsnsender@example.org -- gone@example.net) &&
 	send s4 "$p" >s4.printed && : >plain.rules &&
@@ -195,7 +141,7 @@ test_expect_success 'SendDSN: mf-send prints only the entry'"'"'s own path, not 
 '
 
 test_expect_success 'SendDSN: the DSN is delivered as a multipart/report naming the recipient' '
-	conf "inet:$P_plain@127.0.0.1" "SendDSN = yes" "NotifyProgram = $MF_BUILD/mf-notify" &&
+	conf "inet:$SINK_PORT_plain@127.0.0.1" "SendDSN = yes" "NotifyProgram = $MF_BUILD/mf-notify" &&
 	before=$(rcpts plain dsnsender@example.org) &&
 	out=$(send s4 -q) && [ -z "$out" ] && [ $(count_entries s4/out) = 0 ] &&
 	[ $(rcpts plain dsnsender@example.org) = $((before + 1)) ] &&
@@ -209,7 +155,7 @@ test_expect_success 'SendDSN: the DSN is delivered as a multipart/report naming 
 '
 
 test_expect_success 'SendDSN: no DSN for a message from the null sender' '
-	conf "inet:$P_plain@127.0.0.1" "SendDSN = yes" "NotifyProgram = $MF_BUILD/mf-notify" &&
+	conf "inet:$SINK_PORT_plain@127.0.0.1" "SendDSN = yes" "NotifyProgram = $MF_BUILD/mf-notify" &&
 	echo "rcpt gone@example.net 550 5.1.1 gone away" >plain.rules &&
 	p=$(inj s4 "" -- gone@example.net) &&
 	q=$(send s4 "$p") && : >plain.rules &&
@@ -219,7 +165,7 @@ test_expect_success 'SendDSN: no DSN for a message from the null sender' '
 
 # --- 5. LMTP ---
 test_expect_success 'LMTP (lmtp: hop): per-recipient replies after DATA' '
-	conf "lmtp:$P_lmtp@127.0.0.1" "SendingIntervals = 0s, 1m" &&
+	conf "lmtp:$SINK_PORT_lmtp@127.0.0.1" "SendingIntervals = 0s, 1m" &&
 	echo "lmtp x@example.net 452 4.2.2 mailbox full" >lmtp.rules &&
 	p=$(inj s5 a@example.org -- x@example.net y@example.net) &&
 	q=$(send s5 "$p") && : >lmtp.rules &&
@@ -231,7 +177,7 @@ test_expect_success 'LMTP (lmtp: hop): per-recipient replies after DATA' '
 '
 
 test_expect_success 'LMTP (Method = LMTP, inet: hop): the deferred one goes on retry' '
-	conf "inet:$P_lmtp@127.0.0.1" "Method = LMTP" "SendingIntervals = 0s, 1m" &&
+	conf "inet:$SINK_PORT_lmtp@127.0.0.1" "Method = LMTP" "SendingIntervals = 0s, 1m" &&
 	out=$(faketime -f +2m mf-send -S "$TRASH/s5" -c mf.conf -q) && [ -z "$out" ] &&
 	[ $(count_entries s5/out) = 0 ] &&
 	# x was accepted at RCPT both times (LMTP answers after DATA), y only once
@@ -242,7 +188,7 @@ test_expect_success 'LMTP (Method = LMTP, inet: hop): the deferred one goes on r
 
 # --- 6. STARTTLS and AUTH ---
 test_expect_success 'TLS = encrypt: delivered over TLS' '
-	conf "inet:$P_tls@127.0.0.1" "TLS = encrypt" &&
+	conf "inet:$SINK_PORT_tls@127.0.0.1" "TLS = encrypt" &&
 	p=$(inj s6 a@example.org -- t1@example.net) &&
 	out=$(send s6 "$p") && [ -z "$out" ] && [ ! -e "$p" ] &&
 	env=$(grep -lx "RCPT TO:<t1@example.net>" tls/*.env) &&
@@ -250,7 +196,7 @@ test_expect_success 'TLS = encrypt: delivered over TLS' '
 '
 
 test_expect_success 'TLS = verify: the cert names the host of the hop (localhost)' '
-	conf "inet:$P_tls@localhost" "TLS = verify" "TLSCAFile = $TRASH/cert.pem" "HeloName = other.invalid" &&
+	conf "inet:$SINK_PORT_tls@localhost" "TLS = verify" "TLSCAFile = $TRASH/cert.pem" "HeloName = other.invalid" &&
 	p=$(inj s6 a@example.org -- t2@example.net) &&
 	out=$(send s6 "$p") && [ -z "$out" ] && [ ! -e "$p" ] &&
 	env=$(grep -lx "RCPT TO:<t2@example.net>" tls/*.env) &&
@@ -258,14 +204,14 @@ test_expect_success 'TLS = verify: the cert names the host of the hop (localhost
 '
 
 test_expect_success 'TLS = verify: a name the cert does not hold defers' '
-	conf "inet:$P_tls@127.0.0.1" "TLS = verify" "TLSCAFile = $TRASH/cert.pem" "SendingIntervals = 0s, 1m" &&
+	conf "inet:$SINK_PORT_tls@127.0.0.1" "TLS = verify" "TLSCAFile = $TRASH/cert.pem" "SendingIntervals = 0s, 1m" &&
 	p=$(inj s6 a@example.org -- t3@example.net) &&
 	q=$(send s6 "$p") && [ "$(state "$q" t3@example.net)" = deferred ] &&
 	[ $(rcpts tls t3@example.net) = 0 ]
 '
 
 test_expect_success 'TLS = encrypt against a server without STARTTLS: deferred, TLS named' '
-	conf "inet:$P_plain@127.0.0.1" "TLS = encrypt" "SendingIntervals = 0s, 1m" &&
+	conf "inet:$SINK_PORT_plain@127.0.0.1" "TLS = encrypt" "SendingIntervals = 0s, 1m" &&
 	p=$(inj s6 a@example.org -- t4@example.net) &&
 	q=$(send s6 "$p") && [ "$(state "$q" t4@example.net)" = deferred ] &&
 	reply "$q" t4@example.net | grep -Eq "4\.7\.4|TLS|STARTTLS" &&
@@ -274,7 +220,7 @@ test_expect_success 'TLS = encrypt against a server without STARTTLS: deferred, 
 
 test_expect_success 'AUTH over required STARTTLS: delivered, the sink saw the user' '
 	printf "secret\n" >pw && chmod 600 pw &&
-	conf "inet:$P_auth@127.0.0.1" "TLS = encrypt" "AuthUser = user" "AuthPasswordFile = $TRASH/pw" &&
+	conf "inet:$SINK_PORT_auth@127.0.0.1" "TLS = encrypt" "AuthUser = user" "AuthPasswordFile = $TRASH/pw" &&
 	p=$(inj s6 a@example.org -- t5@example.net) &&
 	out=$(send s6 "$p") && [ -z "$out" ] && [ ! -e "$p" ] &&
 	env=$(grep -lx "RCPT TO:<t5@example.net>" auth/*.env) &&
@@ -283,7 +229,7 @@ test_expect_success 'AUTH over required STARTTLS: delivered, the sink saw the us
 
 test_expect_success 'AUTH with a wrong password: deferred, nothing delivered' '
 	printf "wrong\n" >pw2 && chmod 600 pw2 &&
-	conf "inet:$P_auth@127.0.0.1" "TLS = encrypt" "AuthUser = user" "AuthPasswordFile = $TRASH/pw2" \
+	conf "inet:$SINK_PORT_auth@127.0.0.1" "TLS = encrypt" "AuthUser = user" "AuthPasswordFile = $TRASH/pw2" \
 		"SendingIntervals = 0s, 1m" &&
 	p=$(inj s6 a@example.org -- t6@example.net) &&
 	q=$(send s6 "$p") && [ "$(state "$q" t6@example.net)" = deferred ] &&
@@ -292,15 +238,15 @@ test_expect_success 'AUTH with a wrong password: deferred, nothing delivered' '
 
 # --- 7. MX through dnsmasq ---
 test_expect_success 'MX: the first MX is dead, the second takes the mail' '
-	conf "mx:$P_mx@" "Resolver = 127.0.0.1:$DNSPORT" "SendingIntervals = 0s, 1m" &&
+	conf "mx:$SINK_PORT_mx@" "Resolver = 127.0.0.1:$DNSPORT" "SendingIntervals = 0s, 1m" &&
 	p=$(inj s7 a@example.org -- m1@example.test) &&
 	out=$(send s7 -v "$p" 2>err) && [ -z "$out" ] && [ ! -e "$p" ] &&
 	[ $(rcpts mx m1@example.test) = 1 ] &&
-	grep "to=<m1@example.test>.*status=sent" err | grep -q "relay=mx2\.example\.test\[127\.0\.0\.1\]:$P_mx "
+	grep "to=<m1@example.test>.*status=sent" err | grep -q "relay=mx2\.example\.test\[127\.0\.0\.1\]:$SINK_PORT_mx "
 '
 
 test_expect_success 'MX: a null MX fails the recipient at once with 5.1.10' '
-	conf "mx:$P_mx@" "Resolver = 127.0.0.1:$DNSPORT" "SendingIntervals = 0s, 1m" &&
+	conf "mx:$SINK_PORT_mx@" "Resolver = 127.0.0.1:$DNSPORT" "SendingIntervals = 0s, 1m" &&
 	p=$(inj s7 a@example.org -- n@nullmx.test) &&
 	q=$(send s7 "$p") &&
 	case "$q" in "$TRASH"/s7/failed/new/*) ;; *) false ;; esac &&
@@ -309,7 +255,7 @@ test_expect_success 'MX: a null MX fails the recipient at once with 5.1.10' '
 '
 
 test_expect_success 'MX: a domain that does not exist fails at once with 5.1.2' '
-	conf "mx:$P_mx@" "Resolver = 127.0.0.1:$DNSPORT" "SendingIntervals = 0s, 1m" &&
+	conf "mx:$SINK_PORT_mx@" "Resolver = 127.0.0.1:$DNSPORT" "SendingIntervals = 0s, 1m" &&
 	p=$(inj s7 a@example.org -- n@nosuch.test) &&
 	q=$(send s7 "$p") &&
 	case "$q" in "$TRASH"/s7/failed/new/*) ;; *) false ;; esac &&
@@ -318,7 +264,7 @@ test_expect_success 'MX: a domain that does not exist fails at once with 5.1.2' 
 '
 
 test_expect_success 'MX: recipients of two domains each go to their own MX' '
-	conf "mx:$P_mx@" "Resolver = 127.0.0.1:$DNSPORT" "SendingIntervals = 0s, 1m" &&
+	conf "mx:$SINK_PORT_mx@" "Resolver = 127.0.0.1:$DNSPORT" "SendingIntervals = 0s, 1m" &&
 	p=$(inj s7 a@example.org -- o1@other.test e1@example.test) &&
 	q=$(send s7 "$p") && cat "$q/envelope" &&
 	[ "$(state "$q" o1@other.test)" = deferred ] &&
@@ -334,7 +280,7 @@ test_expect_success 'MX: recipients of two domains each go to their own MX' '
 
 # --- 8. kill -9 in the middle of a delivery ---
 test_expect_success 'kill -9 during RCPT: the entry stays in out/cur' '
-	conf "inet:$P_plain@127.0.0.1" &&
+	conf "inet:$SINK_PORT_plain@127.0.0.1" &&
 	echo "delay rcpt 5" >plain.rules &&
 	p=$(inj s8 a@example.org -- k@example.net) && echo "${p##*/}" >s8.id &&
 	mf-send -S "$TRASH/s8" -c mf.conf "$p" >/dev/null 2>&1 &
@@ -346,7 +292,7 @@ test_expect_success 'kill -9 during RCPT: the entry stays in out/cur' '
 '
 
 test_expect_success 'kill -9: the next queue run puts it back and delivers it once' '
-	conf "inet:$P_plain@127.0.0.1" "StalledProcessingInterval = 0s" &&
+	conf "inet:$SINK_PORT_plain@127.0.0.1" "StalledProcessingInterval = 0s" &&
 	out=$(send s8 -q) && [ -z "$out" ] &&
 	[ ! -e "s8/out/cur/$(cat s8.id)" ] && [ $(count_entries s8/out) = 0 ] &&
 	[ $(rcpts plain k@example.net) = 1 ]
@@ -354,7 +300,7 @@ test_expect_success 'kill -9: the next queue run puts it back and delivers it on
 
 # --- 9. timeouts ---
 test_expect_success 'RcptToCmdTimeout: a slow RCPT defers with a timeout, exit 0' '
-	conf "inet:$P_plain@127.0.0.1" "RcptToCmdTimeout = 1s" "SendingIntervals = 0s, 1m" &&
+	conf "inet:$SINK_PORT_plain@127.0.0.1" "RcptToCmdTimeout = 1s" "SendingIntervals = 0s, 1m" &&
 	echo "delay rcpt 3" >plain.rules &&
 	p=$(inj s9 a@example.org -- slow@example.net) &&
 	start=$(date +%s) &&
