@@ -159,4 +159,18 @@ test_expect_code 78 '--check-config refuses an unreadable AuthPasswordFile' '
 	test_last_line err "AuthPasswordFile .*/nope: No such file" && exit $rc
 '
 
+test_expect_success 'Workers = 4: a queue of 40 entries, each delivered exactly once' '
+	conf "maildir:$TRASH/wk/%u" "Workers = 4" &&
+	mkdir wspool &&
+	i=0; while [ $i -lt 40 ]; do
+		mf-inject -S wspool -c mf.conf -Q out -f a@example.org -m msg -- "w$i@example.net" >/dev/null || exit 1
+		i=$((i + 1))
+	done &&
+	mf-send -S wspool -c mf.conf -q >out &&
+	[ ! -s out ] &&
+	[ "$(ls wk | wc -l)" = 40 ] &&
+	[ "$(find wk -type f | wc -l)" = 40 ] &&
+	[ "$(count_entries wspool/out)" = 0 ] && [ -z "$(ls wspool/out/cur)" ]
+'
+
 test_done
