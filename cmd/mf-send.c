@@ -105,6 +105,8 @@ static enum mf_status send_named(struct mf_sender *s, const char **args,
 		fflush(stdout);
 	}
 	free(line);
+	if ((st = mf_send_sync(s, err)) && worst == MF_OK)
+		worst = st;
 	if (worst != MF_OK)
 		err->status = worst;
 	return worst;

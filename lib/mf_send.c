@@ -137,6 +137,16 @@ enum mf_status mf_send_check(struct mf_spool *sp, const struct mf_conf *c,
 	return st;
 }
 
+enum mf_status mf_send_sync(struct mf_sender *s, struct mf_err *err)
+{
+	enum mf_status st = MF_OK;
+
+	if (s->unsynced[0])
+		st = mf_queue_sync(s->spool, s->unsynced, "cur", err);
+	s->unsynced[0] = '\0';
+	return st;
+}
+
 void mf_send_idle(struct mf_sender *s)
 {
 	if (s->cached)
@@ -508,6 +518,16 @@ static int owns(const struct mf_sender *s, const struct mf_envelope *env)
 	return !env->receiver_id || !mf_conf_has_section(s->conf, S, env->receiver_id);
 }
 
+static int all_delivered(const struct mf_envelope *env)
+{
+	size_t i;
+
+	for (i = 0; i < env->nrcpts; i++)
+		if (env->rcpts[i].state != MF_RCPT_DELIVERED)
+			return 0;
+	return 1;
+}
+
 static enum mf_status move_on(struct mf_sender *s, struct mf_entry *e,
 			      const struct mf_envelope *env, char *newpath,
 			      size_t sz, struct mf_err *err)
@@ -523,7 +543,9 @@ static enum mf_status move_on(struct mf_sender *s, struct mf_entry *e,
 	if (!open && !failed) {
 		mf_log(LOG_INFO, "%s: delivered to every recipient, removed", e->id);
 		newpath[0] = '\0';
-		return mf_entry_remove(e, err);
+		/* the directory is synced once at the end of the run (mf_send_sync) */
+		snprintf(s->unsynced, sizeof s->unsynced, "%s", e->queue);
+		return mf_entry_remove_nosync(e, err);
 	}
 	st = mf_entry_move(e, open ? "out" : "failed", err);
 	if (st)
@@ -534,10 +556,27 @@ static enum mf_status move_on(struct mf_sender *s, struct mf_entry *e,
 	return MF_OK;
 }
 
+static enum mf_status send_in(struct mf_sender *s, const char *queue,
+			      const char *id, char *newpath, size_t sz,
+			      struct mf_err *err);
+
 enum mf_status mf_send_entry(struct mf_sender *s, const char *name,
 			     char *newpath, size_t sz, struct mf_err *err)
 {
 	char queue[16], sub[4], id[MF_ID_MAX];
+	enum mf_status st;
+
+	newpath[0] = '\0';
+	if ((st = mf_spool_find(s->spool, NULL, name, queue, sizeof queue, sub, id, err)))
+		return st;
+	return send_in(s, queue, id, newpath, sz, err);
+}
+
+/* Claim QUEUE/new/ID and deliver it. */
+static enum mf_status send_in(struct mf_sender *s, const char *queue,
+			      const char *id, char *newpath, size_t sz,
+			      struct mf_err *err)
+{
 	struct mf_envelope env;
 	struct mf_entry e;
 	enum mf_status st;
@@ -545,8 +584,6 @@ enum mf_status mf_send_entry(struct mf_sender *s, const char *name,
 
 	newpath[0] = '\0';
 	s->now = time(NULL);
-	if ((st = mf_spool_find(s->spool, NULL, name, queue, sizeof queue, sub, id, err)))
-		return st;
 	if ((st = mf_entry_claim(s->spool, queue, id, &e, err)))
 		return st;
 	mf_envelope_init(&env);
@@ -576,8 +613,10 @@ enum mf_status mf_send_entry(struct mf_sender *s, const char *name,
 	if (msgfd >= 0)
 		close(msgfd);
 	/* outcomes are recorded before the entry moves: a crash here retries only
-	 * the recipients that were not yet answered */
-	if (st == MF_OK)
+	 * the recipients that were not yet answered.  An entry delivered to
+	 * everyone is removed at once instead: writing its envelope first would
+	 * close no window (a crash before the removal sends it again either way). */
+	if (st == MF_OK && !all_delivered(&env))
 		st = mf_entry_write_envelope(&e, &env, err);
 	if (st == MF_OK)
 		st = move_on(s, &e, &env, newpath, sz, err);
@@ -628,7 +667,7 @@ static int queue_one(struct mf_spool *sp, const char *queue, const char *sub,
 	c->s->now = time(NULL);
 	if (!entry_due(c->s, id))
 		return 0;
-	if (mf_send_entry(c->s, id, newpath, sizeof newpath, &err) == MF_OK) {
+	if (send_in(c->s, "out", id, newpath, sizeof newpath, &err) == MF_OK) {
 		if (newpath[0] && c->out)
 			fprintf(c->out, "%s\n", newpath);
 	} else if (err.status != MF_EBUSY && err.status != MF_ENOENT) {
@@ -648,7 +687,8 @@ enum mf_status mf_send_queue(struct mf_sender *s, FILE *out, struct mf_err *err)
 
 	if ((st = mf_queue_init(s->spool, "out", err)) ||
 	    (st = mf_spool_recover(s->spool, "out", s->stalled, MF_TMP_MAX_AGE, NULL, NULL, err)) ||
-	    (st = mf_spool_each(s->spool, "out", "new", queue_one, &c, err)))
+	    (st = mf_spool_each(s->spool, "out", "new", queue_one, &c, err)) ||
+	    (st = mf_send_sync(s, err)))
 		return st;
 	return c.st;
 }

@@ -54,6 +54,7 @@ struct mf_sender {
 	struct mf_smtp *cached;     /* an open session kept for the next entry */
 	char cached_key[600];
 	unsigned delivered, deferred, failed;
+	char unsynced[16];          /* queue whose cur/ has unsynced removals */
 };
 
 enum mf_status mf_send_setup(struct mf_sender *s, struct mf_spool *sp,
@@ -69,6 +70,10 @@ enum mf_status mf_send_entry(struct mf_sender *s, const char *name,
 			     char *newpath, size_t newpathsz, struct mf_err *err);
 /* Deliver every due entry of out/new, printing new paths on out (may be NULL). */
 enum mf_status mf_send_queue(struct mf_sender *s, FILE *out, struct mf_err *err);
+/* Make the removals of delivered entries durable (one directory fsync for
+ * many entries); mf_send_queue does it at its end, a caller of
+ * mf_send_entry before it exits. */
+enum mf_status mf_send_sync(struct mf_sender *s, struct mf_err *err);
 /* Close a kept session (between queue runs); the sender stays usable. */
 void mf_send_idle(struct mf_sender *s);
 void mf_send_end(struct mf_sender *s);

@@ -122,8 +122,40 @@ static enum mf_status check_real_dir(const char *path, struct mf_err *err)
 	return MF_OK;
 }
 
+static enum mf_status check_uncached(struct mf_spool *sp, const char *queue,
+				     const char *sub, struct mf_err *err);
+
+/* bit of QUEUE/SUB in sp->checked, or 0 for names outside the lists */
+static unsigned queue_bit(const char *queue, const char *sub)
+{
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	unsigned q, i;
+
+	for (q = 0; mf_queues[q]; q++)
+		if (!strcmp(mf_queues[q], queue))
+			for (i = 0; i < 3; i++)
+				if (!strcmp(subs[i], sub))
+					return 1u << (q * 3 + i);
+	return 0;
+}
+
+/* Checked once per process: the queue directories are made by mf itself,
+ * and a tool that runs a queue must not stat them again for every entry. */
 static enum mf_status check_queue_dirs(struct mf_spool *sp, const char *queue,
 				       const char *sub, struct mf_err *err)
+{
+	unsigned bit = queue_bit(queue, sub);
+	enum mf_status st;
+
+	if (bit && (sp->checked & bit))
+		return MF_OK;
+	if ((st = check_uncached(sp, queue, sub, err)) == MF_OK)
+		sp->checked |= bit;
+	return st;
+}
+
+static enum mf_status check_uncached(struct mf_spool *sp, const char *queue,
+				     const char *sub, struct mf_err *err)
 {
 	char path[PATH_MAX];
 	enum mf_status st;
@@ -287,7 +319,7 @@ static enum mf_status sync_files(struct mf_entry *e, struct mf_err *err)
 }
 
 static enum mf_status rename_entry(struct mf_entry *e, const char *queue,
-				   const char *sub, struct mf_err *err)
+				   const char *sub, int durable, struct mf_err *err)
 {
 	char to[PATH_MAX], todir[PATH_MAX];
 	enum mf_status st;
@@ -308,7 +340,7 @@ static enum mf_status rename_entry(struct mf_entry *e, const char *queue,
 		snprintf(e->sub, sizeof e->sub, "%s", sub);
 	/* One journal transaction holds both directory changes on the file
 	 * systems a spool lives on; the fsync of the target commits it. */
-	if (fsync_path(todir) < 0)
+	if (durable && fsync_path(todir) < 0)
 		return mf_err_errno(err, errno, "fsync %s", todir);
 	return MF_OK;
 }
@@ -321,7 +353,7 @@ enum mf_status mf_entry_commit(struct mf_entry *e, struct mf_err *err)
 		return st;
 	if (fsync(e->dirfd) < 0)
 		return mf_err_errno(err, errno, "fsync %s", e->path);
-	return rename_entry(e, e->queue, "new", err);
+	return rename_entry(e, e->queue, "new", 1, err);
 }
 
 static void remove_files(struct mf_entry *e)
@@ -411,7 +443,9 @@ enum mf_status mf_entry_claim(struct mf_spool *sp, const char *queue,
 					queue, id);
 		return st;
 	}
-	if ((st = lock_entry(e, err)) || (st = rename_entry(e, queue, "cur", err))) {
+	/* A claim needs no fsync: after a crash the entry is in new/ or in cur/,
+	 * and a claim nobody holds is put back either way. */
+	if ((st = lock_entry(e, err)) || (st = rename_entry(e, queue, "cur", 0, err))) {
 		if (st == MF_ENOENT) /* someone claimed it before us */
 			st = mf_err_set(err, MF_EBUSY, "%s/new/%s: claimed by another process",
 					queue, id);
@@ -430,7 +464,7 @@ enum mf_status mf_entry_move(struct mf_entry *e, const char *queue,
 
 	if ((st = mf_queue_init(e->spool, queue, err)))
 		return st;
-	if ((st = rename_entry(e, queue, "new", err)))
+	if ((st = rename_entry(e, queue, "new", 1, err)))
 		return st;
 	mf_entry_close(e);
 	return MF_OK;
@@ -441,21 +475,38 @@ enum mf_status mf_entry_release(struct mf_entry *e, struct mf_err *err)
 	return mf_entry_move(e, e->queue, err);
 }
 
-enum mf_status mf_entry_remove(struct mf_entry *e, struct mf_err *err)
+enum mf_status mf_entry_remove_nosync(struct mf_entry *e, struct mf_err *err)
+{
+	remove_files(e);
+	if (rmdir(e->path) < 0)
+		return mf_err_errno(err, errno, "remove %s", e->path);
+	mf_entry_close(e);
+	return MF_OK;
+}
+
+enum mf_status mf_queue_sync(struct mf_spool *sp, const char *queue,
+			     const char *sub, struct mf_err *err)
 {
 	char dir[PATH_MAX];
 	enum mf_status st;
 
-	remove_files(e);
-	if (rmdir(e->path) < 0)
-		return mf_err_errno(err, errno, "remove %s", e->path);
-	if ((st = path_fmt(dir, sizeof dir, err, "%s/%s/%s", e->spool->root,
-			   e->queue, e->sub)))
+	if ((st = path_fmt(dir, sizeof dir, err, "%s/%s/%s", sp->root, queue, sub)))
 		return st;
-	mf_entry_close(e);
 	if (fsync_path(dir) < 0)
 		return mf_err_errno(err, errno, "fsync %s", dir);
 	return MF_OK;
+}
+
+enum mf_status mf_entry_remove(struct mf_entry *e, struct mf_err *err)
+{
+	char queue[16], sub[4];
+	enum mf_status st;
+
+	memcpy(queue, e->queue, sizeof queue);
+	memcpy(sub, e->sub, sizeof sub);
+	if ((st = mf_entry_remove_nosync(e, err)))
+		return st;
+	return mf_queue_sync(e->spool, queue, sub, err);
 }
 
 enum mf_status mf_entry_read_envelope(struct mf_entry *e,

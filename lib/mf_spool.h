@@ -43,6 +43,7 @@ struct mf_spool {
 	char *root;
 	char host[64];
 	unsigned counter;
+	unsigned checked;     /* queue directories found real (not symlinks) */
 };
 
 #define MF_ENTRY_FILES 4
@@ -92,6 +93,13 @@ enum mf_status mf_entry_move(struct mf_entry *e, const char *queue,
 			     struct mf_err *err);
 enum mf_status mf_entry_release(struct mf_entry *e, struct mf_err *err);
 enum mf_status mf_entry_remove(struct mf_entry *e, struct mf_err *err);
+/* Remove without the directory fsync; the caller calls mf_queue_sync() for
+ * QUEUE/SUB before it reports the removals as done (a queue runner does it
+ * once per run).  Until then a power loss may bring the entry back: a
+ * repeated delivery, never a lost one. */
+enum mf_status mf_entry_remove_nosync(struct mf_entry *e, struct mf_err *err);
+enum mf_status mf_queue_sync(struct mf_spool *sp, const char *queue,
+			     const char *sub, struct mf_err *err);
 void mf_entry_close(struct mf_entry *e);
 
 /* Open an entry read-only where it is (for listing); no lock taken. */

@@ -173,4 +173,17 @@ test_expect_success 'Workers = 4: a queue of 40 entries, each delivered exactly 
 	[ "$(count_entries wspool/out)" = 0 ] && [ -z "$(ls wspool/out/cur)" ]
 '
 
+test_expect_success 'a failed entry requeued by mf-inject is delivered by the next queue run' '
+	conf "pipe:$TRASH/prog %r" "SendingIntervals = 0s" &&
+	echo 75 >code &&
+	p=$(recv a@example.org -- rq@example.net) &&
+	q=$(send "$p") && case "$q" in *spool/failed/new/*) ;; *) false ;; esac &&
+	echo 0 >code &&
+	r=$(mf-inject -S spool -c mf.conf -r "$q") &&
+	case "$r" in *spool/out/new/*) ;; *) false ;; esac &&
+	grep -qx "State: pending" "$r/envelope" &&
+	send -q >out && [ ! -e "$r" ] &&
+	printf "rq@example.net\n" >want && test_cmp want prog.args
+'
+
 test_done
