@@ -73,6 +73,9 @@ static const struct schema schema[] = {
 	{ "Sender", "Workers", T_UINT, "1" },
 	{ "Sender", "QueueRunInterval", T_DURATION, "1m" },
 	{ "Sender", "NotifyProgram", T_PATH, "" },
+	{ "Sender", "UseSecureHash", T_BOOL, "no" },
+	{ "Sender", "SecureHashFile", T_PATH, "" },
+	{ "Sender", "SecureHashHeader", T_STRING, "X-MF-Scanned" },
 	{ NULL, NULL, T_STRING, NULL, NULL }
 };
 #pragma GCC diagnostic pop

@@ -108,16 +108,13 @@ static int write_all(int fd, const char *p, size_t n)
 }
 
 /* Return-Path + Delivered-To, then the message from msgfd. */
-static int write_copy(int out, const struct mf_envelope *env, const char *rcpt,
-		      int msgfd)
+/* prefix, then the message from msgfd (from its start) */
+static int copy_message(int out, const char *prefix, int msgfd)
 {
-	char head[1024], buf[65536];
+	char buf[65536];
 	ssize_t r;
-	int n;
 
-	n = snprintf(head, sizeof head, "Return-Path: <%s>\nDelivered-To: %s\n",
-		     env->sender ? env->sender : "", rcpt);
-	if (n < 0 || (size_t)n >= sizeof head || write_all(out, head, (size_t)n) < 0)
+	if (prefix && write_all(out, prefix, strlen(prefix)) < 0)
 		return -1;
 	if (lseek(msgfd, 0, SEEK_SET) < 0)
 		return -1;
@@ -130,9 +127,22 @@ static int write_copy(int out, const struct mf_envelope *env, const char *rcpt,
 	return 0;
 }
 
+static int write_copy(int out, const struct mf_envelope *env, const char *rcpt,
+		      int msgfd, const char *prefix)
+{
+	char head[1024];
+	int n;
+
+	n = snprintf(head, sizeof head, "Return-Path: <%s>\nDelivered-To: %s\n",
+		     env->sender ? env->sender : "", rcpt);
+	if (n < 0 || (size_t)n >= sizeof head || write_all(out, head, (size_t)n) < 0)
+		return -1;
+	return copy_message(out, prefix, msgfd);
+}
+
 void mf_deliver_maildir(const char *tmpl, const struct mf_envelope *env,
 			const char *rcpt, int msgfd, const char *host,
-			struct mf_smtp_reply *reply)
+			const char *prefix, struct mf_smtp_reply *reply)
 {
 	char dir[PATH_MAX], sub[PATH_MAX], tmp[PATH_MAX], dst[PATH_MAX], name[256];
 	static unsigned counter;
@@ -164,7 +174,7 @@ void mf_deliver_maildir(const char *tmpl, const struct mf_envelope *env,
 		reply_errno(reply, errno, tmp);
 		return;
 	}
-	if (write_copy(fd, env, rcpt, msgfd) < 0 || fsync(fd) < 0) {
+	if (write_copy(fd, env, rcpt, msgfd, prefix) < 0 || fsync(fd) < 0) {
 		saved = errno;
 		close(fd);
 		unlink(tmp);
@@ -314,11 +324,37 @@ static int collect(int fd, pid_t pid, time_t deadline, char *last, size_t lastsz
 	return status;
 }
 
+/* A process that writes prefix + message into a pipe: the program's stdin.
+ * A separate process, so that a program that writes a lot before it reads
+ * cannot deadlock us. */
+static int feeder(const char *prefix, int msgfd, pid_t *pid)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	*pid = fork();
+	if (*pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (*pid == 0) {
+		signal(SIGPIPE, SIG_IGN);
+		close(p[0]);
+		_exit(copy_message(p[1], prefix, msgfd) < 0 ? 1 : 0);
+	}
+	close(p[1]);
+	return p[0];
+}
+
 void mf_deliver_pipe(const char *prog, const char *args,
 		     const struct mf_envelope *env, const char *const *rcpts,
-		     size_t n, int msgfd, int64_t timeout,
+		     size_t n, int msgfd, int64_t timeout, const char *prefix,
 		     struct mf_smtp_reply *reply)
 {
+	pid_t feed = -1;
+	int in = msgfd;
 	char **argv = build_argv(prog, args, env, rcpts, n);
 	char last[MF_SMTP_TEXT_MAX] = "";
 	int out[2], status, code;
@@ -329,14 +365,21 @@ void mf_deliver_pipe(const char *prog, const char *args,
 			     prog, args);
 		return;
 	}
+	if (prefix && *prefix && (in = feeder(prefix, msgfd, &feed)) < 0) {
+		reply_errno(reply, errno, "pipe");
+		free_argv(argv);
+		return;
+	}
 	if (pipe2(out, O_CLOEXEC) < 0 || lseek(msgfd, 0, SEEK_SET) < 0) {
 		reply_errno(reply, errno, "pipe");
+		if (in != msgfd)
+			close(in);
 		free_argv(argv);
 		return;
 	}
 	pid = fork();
 	if (pid == 0) {
-		dup2(msgfd, 0);
+		dup2(in, 0);
 		dup2(out[1], 1);
 		dup2(out[1], 2);
 		signal(SIGPIPE, SIG_DFL);
@@ -345,15 +388,26 @@ void mf_deliver_pipe(const char *prog, const char *args,
 		_exit(75);
 	}
 	close(out[1]);
+	if (in != msgfd)
+		close(in);
 	if (pid < 0) {
 		reply_errno(reply, errno, "fork");
 		close(out[0]);
 		free_argv(argv);
+		if (feed > 0) {
+			kill(feed, SIGKILL);
+			waitpid(feed, NULL, 0);
+		}
 		return;
 	}
 	status = collect(out[0], pid, time(NULL) + (timeout > 0 ? timeout : 120), last, sizeof last);
 	close(out[0]);
 	free_argv(argv);
+	if (feed > 0) {
+		kill(feed, SIGKILL); /* done, or the program stopped reading */
+		while (waitpid(feed, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
 	if (status == -2) {
 		mf_reply_set(reply, 451, "4.4.7", "pipe %s: killed after %llds", prog,
 			     (long long)timeout);

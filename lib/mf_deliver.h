@@ -34,12 +34,13 @@
 void mf_reply_set(struct mf_smtp_reply *r, int code, const char *dsn,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* prefix: header lines to put before the message (the scanned mark), or NULL. */
 void mf_deliver_maildir(const char *dir, const struct mf_envelope *env,
 			const char *rcpt, int msgfd, const char *host,
-			struct mf_smtp_reply *reply);
+			const char *prefix, struct mf_smtp_reply *reply);
 void mf_deliver_pipe(const char *prog, const char *args,
 		     const struct mf_envelope *env, const char *const *rcpts,
-		     size_t n, int msgfd, int64_t timeout,
+		     size_t n, int msgfd, int64_t timeout, const char *prefix,
 		     struct mf_smtp_reply *reply);
 
 #endif

@@ -115,6 +115,32 @@ enum mf_status mf_send_setup(struct mf_sender *s, struct mf_spool *sp,
 	v = mf_conf_str(c, S, id, "Resolver");
 	if (*v && (st = mf_dns_set_resolver(v, err)))
 		return st;
+	if (mf_conf_bool(c, S, id, "UseSecureHash")) {
+		v = mf_conf_str(c, S, id, "SecureHashFile");
+		if (!*v)
+			return mf_err_set(err, MF_ECONFIG, "UseSecureHash = yes needs SecureHashFile");
+		if ((st = mf_mark_key_load(v, &s->mark_key, err)))
+			return st;
+	}
+	return MF_OK;
+}
+
+/* The mark header line for this entry, when UseSecureHash is on. */
+static enum mf_status make_mark(struct mf_sender *s, const struct mf_envelope *env,
+				int msgfd, struct mf_err *err)
+{
+	char msgid[512], value[MF_MARK_MAX];
+	enum mf_status st;
+
+	s->mark[0] = '\0';
+	if (!s->mark_key.data)
+		return MF_OK;
+	if ((st = mf_mark_message_id(msgfd, msgid, sizeof msgid, err)) ||
+	    (st = mf_mark_make(&s->mark_key, s->now, env->sender ? env->sender : "",
+			       msgid, value, err)))
+		return st;
+	snprintf(s->mark, sizeof s->mark, "%.200s: %s\n",
+		 mf_conf_str(s->conf, S, s->id, "SecureHashHeader"), value);
 	return MF_OK;
 }
 
@@ -157,6 +183,7 @@ void mf_send_idle(struct mf_sender *s)
 void mf_send_end(struct mf_sender *s)
 {
 	mf_send_idle(s);
+	mf_mark_key_free(&s->mark_key);
 	if (s->auth_pass) {
 		explicit_bzero(s->auth_pass, strlen(s->auth_pass));
 		free(s->auth_pass);
@@ -225,6 +252,8 @@ static enum mf_status smtp_to(struct mf_sender *s, const struct sockaddr *sa,
 	}
 	for (i = 0; i < g->n; i++)
 		rc[i].addr = g->r[i]->addr;
+	if (s->cached)
+		mf_smtp_set_prefix(s->cached, s->mark);
 	/* a kept session the server has since closed gets one fresh try */
 	if (s->cached && mf_smtp_send(s->cached, sender, rc, g->n, msgfd, size, err) != MF_OK) {
 		mf_log(LOG_DEBUG, "%s; opening a new session", err->msg);
@@ -237,6 +266,7 @@ static enum mf_status smtp_to(struct mf_sender *s, const struct sockaddr *sa,
 	if (!reused && (st = mf_smtp_open(&s->cached, sa, salen, host, &o, err)) == MF_OK)
 		snprintf(s->cached_key, sizeof s->cached_key, "%s", key);
 	if (st == MF_OK) {
+		mf_smtp_set_prefix(s->cached, s->mark);
 		if (!reused)
 			st = mf_smtp_send(s->cached, sender, rc, g->n, msgfd, size, err);
 		if (st == MF_OK) {
@@ -321,7 +351,7 @@ static int try_hop(struct mf_sender *s, const struct mf_hop *h,
 	case MF_HOP_MAILDIR:
 		for (i = 0; i < g->n; i++)
 			mf_deliver_maildir(h->path, env, g->r[i]->addr, msgfd,
-					   s->spool->host, &g->reply[i]);
+					   s->spool->host, s->mark, &g->reply[i]);
 		break;
 	case MF_HOP_PIPE:
 		addrs = calloc(g->n, sizeof *addrs);
@@ -334,7 +364,7 @@ static int try_hop(struct mf_sender *s, const struct mf_hop *h,
 		for (i = 0; i < g->n; i++)
 			addrs[i] = g->r[i]->addr;
 		mf_deliver_pipe(h->path, h->args, env, addrs, g->n, msgfd, s->pipe_timeout,
-				&g->reply[0]);
+				s->mark, &g->reply[0]);
 		for (i = 1; i < g->n; i++)
 			g->reply[i] = g->reply[0];
 		free(addrs);
@@ -608,6 +638,8 @@ static enum mf_status send_in(struct mf_sender *s, const char *queue,
 	msgfd = st == MF_OK ? mf_entry_openat(&e, "message", O_RDONLY) : -1;
 	if (st == MF_OK && msgfd < 0)
 		st = mf_err_errno(err, errno, "%s/message", e.path);
+	if (st == MF_OK)
+		st = make_mark(s, &env, msgfd, err);
 	if (st == MF_OK)
 		st = deliver_all(s, &env, msgfd, err);
 	if (msgfd >= 0)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "mf_conf.h"
+#include "mf_mark.h"
 #include "mf_smtp.h"
 #include "mf_spool.h"
 
@@ -30,6 +31,11 @@
  *     DSN when SendDSN is on); otherwise -> out/ to wait for its next attempt.
  * A recipient once delivered is never sent again.
  *
+ * With UseSecureHash, every copy handed on carries a header (SecureHashHeader)
+ * with an HMAC over the message's identity, keyed by the secret in
+ * SecureHashFile (see mf_mark.h): the next hop can tell mail mf already
+ * scanned from forged claims of it.
+ *
  * Unique ids: a sender with an id takes only entries received with that id; the
  * default sender (no id) takes the others -- except those whose id has its own
  * [Sender ID] section, which belong to that sender.
@@ -48,6 +54,8 @@ struct mf_sender {
 	char host[256];
 	struct mf_smtp_opts smtp;
 	char *auth_pass;            /* read from AuthPasswordFile, wiped at the end */
+	struct mf_mark_key mark_key; /* UseSecureHash: the HMAC secret, else empty */
+	char mark[600];             /* this entry's mark header line, or "" */
 	int force;                  /* deliver deferred recipients now */
 	volatile sig_atomic_t *stop; /* set by a signal: end the queue run */
 	time_t now;

@@ -59,6 +59,7 @@ struct mf_smtp {
 	uint64_t max_size;
 	int need_rset, broken;
 	int lmtp_cut;                /* broken after some LMTP replies (kept) */
+	const char *prefix;          /* header lines sent before the message */
 	size_t rpos, rlen;
 	char rbuf[8192];
 };
@@ -768,7 +769,7 @@ static enum mf_status msg_scan(struct mf_smtp *s, int fd, uint64_t size,
 	uint64_t off = 0;
 	ssize_t r, i;
 
-	mi->wire_size = size;
+	mi->wire_size = size + (s->prefix ? 2 * strlen(s->prefix) : 0);
 	mi->eight_bit = 0;
 	while ((r = pread(fd, buf, sizeof buf, (off_t)off)) != 0) {
 		if (r < 0) {
@@ -875,6 +876,12 @@ static enum mf_status send_body(struct mf_smtp *s, int fd, struct mf_err *err)
 	char prev = '\n';
 
 	s->cmd = "DATA";
+	if (s->prefix && *s->prefix) {
+		size_t n = strlen(s->prefix);
+		o = stuff_block(s->prefix, n > BLOCK_SIZE ? BLOCK_SIZE : n, out, &bol, &prev);
+		if ((rc = raw_write(s, out, o, s->o.t_block)) < 0)
+			return io_fail(s, err, rc);
+	}
 	while ((r = pread(fd, in, sizeof in, (off_t)off)) != 0) {
 		if (r < 0) {
 			if (errno == EINTR)
@@ -1148,6 +1155,11 @@ void mf_smtp_close(struct mf_smtp *s)
 const char *mf_smtp_peer(const struct mf_smtp *s)
 {
 	return s->peer;
+}
+
+void mf_smtp_set_prefix(struct mf_smtp *s, const char *prefix)
+{
+	s->prefix = prefix;
 }
 
 int mf_smtp_usable(const struct mf_smtp *s)

@@ -76,6 +76,10 @@ enum mf_status mf_smtp_open(struct mf_smtp **s, const struct sockaddr *sa,
 enum mf_status mf_smtp_send(struct mf_smtp *s, const char *sender,
 			    struct mf_smtp_rcpt *rcpts, size_t n, int msgfd,
 			    uint64_t size, struct mf_err *err);
+/* Header lines ("Name: value\n"...) to send before the message in the next
+ * transactions, e.g. the scanned mark; NULL for none.  Borrowed: it must
+ * live until the transaction ends. */
+void mf_smtp_set_prefix(struct mf_smtp *s, const char *prefix);
 /* QUIT (best effort) and free. */
 void mf_smtp_close(struct mf_smtp *s);
 /* "mx1.example.org[192.0.2.1]:25" -- for logs and Remote-MTA. */

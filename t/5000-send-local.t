@@ -186,4 +186,50 @@ test_expect_success 'a failed entry requeued by mf-inject is delivered by the ne
 	printf "rq@example.net\n" >want && test_cmp want prog.args
 '
 
+printf 'a-long-enough-secret-key\n' >secret && chmod 600 secret
+printf 'Message-ID: <m42@example.org>\nSubject: marked\n\nbody\n' >mmsg
+
+# expected_mark T SENDER MSGID: the HMAC as openssl computes it, independently
+expected_mark() {
+	printf 'mf1|%s|%s:%s|%s' "$1" "${#2}" "$2" "$3" |
+		openssl dgst -sha256 -hmac a-long-enough-secret-key | sed 's/^.*= //'
+}
+
+test_expect_success 'UseSecureHash: the maildir copy carries an HMAC mark openssl agrees with' '
+	conf "maildir:$TRASH/mk/%u" "UseSecureHash = yes" "SecureHashFile = $TRASH/secret" &&
+	p=$(mf-receive -S spool -c mf.conf -f s@example.org -- m@example.net <mmsg) &&
+	send "$p" &&
+	f=$(ls mk/m/new/*) &&
+	sed -n 3p "$f" >line &&
+	grep -Eq "^X-MF-Scanned: mf1; t=[0-9]+; h=[0-9a-f]{64}$" line &&
+	t=$(sed "s/.*t=\([0-9]*\);.*/\1/" line) && h=$(sed "s/.*h=//" line) &&
+	[ "$h" = "$(expected_mark "$t" s@example.org "<m42@example.org>")" ] &&
+	sed 1,3d "$f" >rest && test_cmp mmsg rest
+'
+
+test_expect_success 'UseSecureHash: a pipe program gets the mark first on stdin' '
+	conf "pipe:$TRASH/prog %r" "UseSecureHash = yes" "SecureHashFile = $TRASH/secret" \
+		"SecureHashHeader = X-Checked" &&
+	echo 0 >code &&
+	p=$(mf-receive -S spool -c mf.conf -f "" -- m@example.net <mmsg) &&
+	send "$p" &&
+	head -n 1 prog.in | grep -Eq "^X-Checked: mf1; t=[0-9]+; h=[0-9a-f]{64}$" &&
+	t=$(head -n 1 prog.in | sed "s/.*t=\([0-9]*\);.*/\1/") &&
+	[ "$(head -n 1 prog.in | sed "s/.*h=//")" = "$(expected_mark "$t" "" "<m42@example.org>")" ] &&
+	sed 1d prog.in >rest && test_cmp mmsg rest
+'
+
+test_expect_code 78 'UseSecureHash with a secret readable by others is refused' '
+	cp secret open && chmod 644 open &&
+	conf "maildir:$TRASH/mk/%u" "UseSecureHash = yes" "SecureHashFile = $TRASH/open" &&
+	mf-send --check-config -S spool -c mf.conf 2>err; rc=$?;
+	grep -q "chmod 600" err && exit $rc
+'
+
+test_expect_code 78 'UseSecureHash without SecureHashFile is refused' '
+	conf "maildir:$TRASH/mk/%u" "UseSecureHash = yes" &&
+	mf-send --check-config -S spool -c mf.conf 2>err; rc=$?;
+	grep -q "needs SecureHashFile" err && exit $rc
+'
+
 test_done

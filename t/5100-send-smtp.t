@@ -70,6 +70,17 @@ test_expect_success 'SMTP: envelope as sent, message byte for byte, entry remove
 	fi
 '
 
+test_expect_success 'SMTP with UseSecureHash: the mark goes first, the message follows unchanged' '
+	printf "sixteen-bytes-or-more\n" >secret && chmod 600 secret &&
+	conf "inet:$SINK_PORT_plain@127.0.0.1" "UseSecureHash = yes" "SecureHashFile = $TRASH/secret" &&
+	p=$(inj s1m a@example.org -- b@example.net) &&
+	send s1m "$p" &&
+	e=$(last_env plain) && m=${e%.env}.eml &&
+	tr -d "\r" <"$m" >got.eml &&
+	head -n 1 got.eml | grep -Eq "^X-MF-Scanned: mf1; t=[0-9]+; h=[0-9a-f]{64}$" &&
+	sed 1d got.eml >rest && test_cmp msg rest
+'
+
 # --- 2. failover ---
 test_expect_success 'failover: a closed port, then the sink; relay is the second hop' '
 	conf "inet:$CLOSED@127.0.0.1, inet:$SINK_PORT_plain@127.0.0.1" "SendingIntervals = 0s, 1m" &&
