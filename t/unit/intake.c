@@ -22,19 +22,6 @@
 static struct mf_spool sp;
 static char root[PATH_MAX];
 
-static const char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *pathf(const char *fmt, ...)
-{
-	static char buf[8][PATH_MAX];
-	static int i;
-	va_list ap;
-
-	i = (i + 1) % 8;
-	va_start(ap, fmt);
-	vsnprintf(buf[i], sizeof buf[i], fmt, ap);
-	va_end(ap);
-	return buf[i];
-}
 
 static void new_env(struct mf_envelope *env)
 {

@@ -28,19 +28,6 @@
 
 static char dir[PATH_MAX];
 
-static const char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *pathf(const char *fmt, ...)
-{
-	static char buf[8][PATH_MAX];
-	static int i;
-	va_list ap;
-
-	i = (i + 1) % 8;
-	va_start(ap, fmt);
-	vsnprintf(buf[i], sizeof buf[i], fmt, ap);
-	va_end(ap);
-	return buf[i];
-}
 
 /* Write a key file with mode; its path. */
 static const char *keyfile(const char *name, const char *content, size_t n, mode_t mode)

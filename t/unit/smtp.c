@@ -27,19 +27,6 @@ static int closed_port;
 static const char *cert;
 static char tmp[PATH_MAX];
 
-static const char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *pathf(const char *fmt, ...)
-{
-	static char buf[8][PATH_MAX];
-	static int i;
-	va_list ap;
-
-	i = (i + 1) % 8;
-	va_start(ap, fmt);
-	vsnprintf(buf[i], sizeof buf[i], fmt, ap);
-	va_end(ap);
-	return buf[i];
-}
 
 static void sink_env(struct sink *k, const char *name, const char *pfx)
 {

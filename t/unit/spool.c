@@ -20,19 +20,6 @@
 
 static char root[PATH_MAX];
 
-static const char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static const char *pathf(const char *fmt, ...)
-{
-	static char buf[8][PATH_MAX];
-	static int i;
-	va_list ap;
-
-	i = (i + 1) % 8;
-	va_start(ap, fmt);
-	vsnprintf(buf[i], sizeof buf[i], fmt, ap);
-	va_end(ap);
-	return buf[i];
-}
 
 static int write_message(struct mf_entry *e, const char *body)
 {

@@ -6,7 +6,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,21 @@
 #include <unistd.h>
 
 /* Write n bytes to path (created 0600, truncated); 0 or -1. */
+/* printf into one of 8 rotating buffers: a path for a call's argument. */
+static inline const char *pathf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline const char *pathf(const char *fmt, ...)
+{
+	static char buf[8][PATH_MAX];
+	static int i;
+	va_list ap;
+
+	i = (i + 1) % 8;
+	va_start(ap, fmt);
+	vsnprintf(buf[i], sizeof buf[i], fmt, ap);
+	va_end(ap);
+	return buf[i];
+}
+
 static inline int t_write_file(const char *path, const void *p, size_t n)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
