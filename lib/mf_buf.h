@@ -27,4 +27,7 @@ void mf_buf_free(struct mf_buf *b);
 /* Give the owned string to the caller ("" when empty); the buffer becomes empty. */
 char *mf_buf_detach(struct mf_buf *b);
 
+/* Cut white space (isspace) off both ends of s, in place; the new start. */
+char *mf_str_trim(char *s);
+
 #endif

@@ -227,18 +227,6 @@ static const char *type_name(enum type t)
 	return names[t];
 }
 
-static char *trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 static enum mf_status conf_fail(struct mf_err *err, const struct mf_conf *c,
 				unsigned line, const char *fmt, const char *a,
 				const char *b)
@@ -256,11 +244,11 @@ static enum mf_status add_section(struct mf_conf *c, char *head, unsigned line,
 	const char *name;
 	char *id;
 
-	head = trim(head);
+	head = mf_str_trim(head);
 	id = head + strcspn(head, " \t");
 	if (*id) {
 		*id++ = '\0';
-		id = trim(id);
+		id = mf_str_trim(id);
 	}
 	name = section_canon(head);
 	if (!name)
@@ -317,8 +305,8 @@ static enum mf_status add_item(struct mf_conf *c, char *text, unsigned line,
 	if (!eq)
 		return conf_fail(err, c, line, "expected 'Key = value'%s%s", "", "");
 	*eq = '\0';
-	key = trim(text);
-	value = trim(eq + 1);
+	key = mf_str_trim(text);
+	value = mf_str_trim(eq + 1);
 	vlen = strlen(value);
 	if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
 		value[vlen - 1] = '\0';
@@ -363,13 +351,13 @@ static int is_comment(const char *s)
 static enum mf_status parse_line(struct mf_conf *c, char *text, unsigned line,
 				 struct mf_err *err)
 {
-	char *t = trim(text), *end;
+	char *t = mf_str_trim(text), *end;
 
 	if (!*t || is_comment(t))
 		return MF_OK;
 	if (*t == '[') {
 		end = strchr(t, ']');
-		if (!end || *trim(end + 1))
+		if (!end || *mf_str_trim(end + 1))
 			return conf_fail(err, c, line, "bad section header%s%s", "", "");
 		*end = '\0';
 		return add_section(c, t + 1, line, err);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "mf_buf.h"
+#include "mf_file.h"
 #include "mf_log.h"
 
 void mf_reply_set(struct mf_smtp_reply *r, int code, const char *dsn,
@@ -91,22 +92,6 @@ static int mkdirs(char *path)
 	return mkdir(path, 0700) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Return-Path + Delivered-To, then the message from msgfd. */
 /* prefix, then the message from msgfd (from its start) */
 static int copy_message(int out, const char *prefix, int msgfd)
@@ -114,14 +99,14 @@ static int copy_message(int out, const char *prefix, int msgfd)
 	char buf[65536];
 	ssize_t r;
 
-	if (prefix && write_all(out, prefix, strlen(prefix)) < 0)
+	if (prefix && mf_write_all(out, prefix, strlen(prefix)) < 0)
 		return -1;
 	if (lseek(msgfd, 0, SEEK_SET) < 0)
 		return -1;
 	while ((r = read(msgfd, buf, sizeof buf)) != 0) {
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0 || write_all(out, buf, (size_t)r) < 0)
+		if (r < 0 || mf_write_all(out, buf, (size_t)r) < 0)
 			return -1;
 	}
 	return 0;
@@ -135,7 +120,7 @@ static int write_copy(int out, const struct mf_envelope *env, const char *rcpt,
 
 	n = snprintf(head, sizeof head, "Return-Path: <%s>\nDelivered-To: %s\n",
 		     env->sender ? env->sender : "", rcpt);
-	if (n < 0 || (size_t)n >= sizeof head || write_all(out, head, (size_t)n) < 0)
+	if (n < 0 || (size_t)n >= sizeof head || mf_write_all(out, head, (size_t)n) < 0)
 		return -1;
 	return copy_message(out, prefix, msgfd);
 }

@@ -8,17 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
+#include "mf_buf.h"
 
 static int copy(char *dst, size_t dstsz, const char *src)
 {
@@ -100,11 +90,11 @@ static int parse_one(char *item, const char *method, const char *options,
 		char *sp;
 		h->kind = MF_HOP_PIPE;
 		if (!strncmp(item, "pipe:", 5))
-			item = trim(item + 5);
+			item = mf_str_trim(item + 5);
 		sp = item + strcspn(item, " \t");
 		if (*sp) {
 			*sp++ = '\0';
-			if (copy(h->args, sizeof h->args, trim(sp)) < 0)
+			if (copy(h->args, sizeof h->args, mf_str_trim(sp)) < 0)
 				return -1;
 		} else if (options && copy(h->args, sizeof h->args, options) < 0) {
 			return -1;
@@ -134,7 +124,7 @@ enum mf_status mf_hop_parse_list(const char *text, const char *method,
 	for (p = copy_text; p; ) {
 		pipe_at = strstr(p, "pipe:");
 		item = p;
-		if (pipe_at == trim(p) || (!strcasecmp(method, "pipe") && *trim(p) == '/')) {
+		if (pipe_at == mf_str_trim(p) || (!strcasecmp(method, "pipe") && *mf_str_trim(p) == '/')) {
 			p = NULL; /* a program takes the rest, commas and all */
 		} else {
 			p += strcspn(p, ",|");
@@ -143,7 +133,7 @@ enum mf_status mf_hop_parse_list(const char *text, const char *method,
 			else
 				p = NULL;
 		}
-		item = trim(item);
+		item = mf_str_trim(item);
 		if (!*item)
 			continue;
 		nv = realloc(v, (cnt + 1) * sizeof *v);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mf_file.h"
 #include "mf_log.h"
 
 #define BLOCK 65536
@@ -25,20 +26,8 @@ struct sink {
 
 static enum mf_status sink_flush(struct sink *s, struct mf_err *err)
 {
-	const char *p = s->buf;
-	size_t n = s->len;
-	ssize_t w;
-
-	while (n) {
-		w = write(s->fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return mf_err_errno(err, errno, "write message");
-		}
-		p += w;
-		n -= (size_t)w;
-	}
+	if (mf_write_all(s->fd, s->buf, s->len) < 0)
+		return mf_err_errno(err, errno, "write message");
 	s->len = 0;
 	return MF_OK;
 }

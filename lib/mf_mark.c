@@ -17,6 +17,7 @@
 #include <openssl/params.h>
 
 #include "mf_buf.h"
+#include "mf_file.h"
 
 #define KEY_MIN 16
 #define KEY_MAX 4096
@@ -28,109 +29,30 @@
 
 /* ---- the key ---- */
 
-static enum mf_status key_open(const char *path, int *fdp, struct mf_err *err)
-{
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-	if (fd < 0) {
-		if (errno == ELOOP)
-			return mf_err_set(err, MF_ECONFIG, "secret file %s is a symlink; refusing it", path);
-		if (errno == ENOENT || errno == EACCES || errno == ENOTDIR)
-			return mf_err_set(err, MF_ECONFIG, "secret file %s: %s", path, strerror(errno));
-		return mf_err_errno(err, errno, "secret file %s", path);
-	}
-	if (fstat(fd, &st) < 0) {
-		int saved = errno;
-		close(fd);
-		return mf_err_errno(err, saved, "secret file %s", path);
-	}
-	*fdp = fd;
-	if (!S_ISREG(st.st_mode))
-		return mf_err_set(err, MF_ECONFIG, "secret file %s is not a regular file", path);
-	if (st.st_mode & 077)
-		return mf_err_set(err, MF_ECONFIG, "secret file %s must not be readable by group "
-				  "or others (chmod 600)", path);
-	if (st.st_size > KEY_MAX + 2)
-		return mf_err_set(err, MF_ECONFIG, "secret file %s is longer than %d bytes",
-				  path, KEY_MAX);
-	return MF_OK;
-}
-
-/* Read at most bufsz bytes of fd into buf; the count or -1. */
-static ssize_t read_upto(int fd, unsigned char *buf, size_t bufsz)
-{
-	size_t got = 0;
-	ssize_t r;
-
-	while (got < bufsz) {
-		r = read(fd, buf + got, bufsz - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
-static enum mf_status key_take(const char *path, const unsigned char *buf, size_t n,
-			       struct mf_mark_key *key, struct mf_err *err)
-{
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
-	if (n < KEY_MIN || n > KEY_MAX)
-		return mf_err_set(err, MF_ECONFIG, "secret file %s must hold %d to %d bytes "
-				  "(it holds %zu)", path, KEY_MIN, KEY_MAX, n);
-	key->data = malloc(n);
-	if (!key->data)
-		return mf_err_set(err, MF_ENOMEM, "out of memory");
-	memcpy(key->data, buf, n);
-	key->len = n;
-	return MF_OK;
-}
-
 enum mf_status mf_mark_key_load(const char *path, struct mf_mark_key *key,
 				struct mf_err *err)
 {
-	unsigned char buf[KEY_MAX + 3]; /* the key, "\r\n", one byte to see "too long" */
+	struct mf_secret sec;
 	enum mf_status st;
-	ssize_t n;
-	int fd = -1;
 
 	key->data = NULL;
 	key->len = 0;
-	st = key_open(path, &fd, err);
-	if (st != MF_OK) {
-		if (fd >= 0)
-			close(fd);
+	if ((st = mf_secret_load(path, KEY_MIN, KEY_MAX, &sec, err)))
 		return st;
-	}
-	n = read_upto(fd, buf, sizeof buf);
-	if (n < 0)
-		st = mf_err_errno(err, errno, "secret file %s", path);
-	else if ((size_t)n == sizeof buf)
-		st = mf_err_set(err, MF_ECONFIG, "secret file %s is longer than %d bytes",
-				path, KEY_MAX);
-	else
-		st = key_take(path, buf, (size_t)n, key, err);
-	explicit_bzero(buf, sizeof buf);
-	close(fd);
-	return st;
+	key->data = sec.data;
+	key->len = sec.len;
+	return MF_OK;
 }
 
 void mf_mark_key_free(struct mf_mark_key *key)
 {
+	struct mf_secret sec;
+
 	if (!key)
 		return;
-	if (key->data) {
-		explicit_bzero(key->data, key->len);
-		free(key->data);
-	}
+	sec.data = key->data;
+	sec.len = key->len;
+	mf_secret_free(&sec);
 	key->data = NULL;
 	key->len = 0;
 }

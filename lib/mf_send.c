@@ -18,6 +18,7 @@
 #include "mf_deliver.h"
 #include "mf_dns.h"
 #include "mf_envelope.h"
+#include "mf_file.h"
 #include "mf_hop.h"
 #include "mf_log.h"
 
@@ -32,24 +33,25 @@ static int secs(const struct mf_conf *c, const char *id, const char *key)
 	return v > INT32_MAX ? INT32_MAX : (int)v;
 }
 
+/* The AUTH password: a secret file like every other (0600, no symlink). */
 static enum mf_status read_secret(const char *path, char **out, struct mf_err *err)
 {
-	char buf[1024];
-	ssize_t n;
-	int fd;
+	struct mf_secret sec;
+	enum mf_status st;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return mf_err_set(err, MF_ECONFIG, "AuthPasswordFile %s: %s", path, strerror(errno));
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n < 0)
-		return mf_err_set(err, MF_ECONFIG, "AuthPasswordFile %s: %s", path, strerror(errno));
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	*out = strdup(buf);
-	explicit_bzero(buf, sizeof buf);
-	return *out ? MF_OK : mf_err_set(err, MF_ENOMEM, "out of memory");
+	if (!*path)
+		return mf_err_set(err, MF_ECONFIG, "AuthUser needs AuthPasswordFile");
+	if ((st = mf_secret_load(path, 1, 1024, &sec, err))) {
+		mf_err_prefix(err, "AuthPasswordFile is unusable");
+		return st;
+	}
+	if (strcspn((char *)sec.data, "\r\n") != sec.len) {
+		mf_secret_free(&sec);
+		return mf_err_set(err, MF_ECONFIG,
+				  "AuthPasswordFile %s: the password must be one line", path);
+	}
+	*out = (char *)sec.data; /* wiped and freed by mf_send_end */
+	return MF_OK;
 }
 
 static void default_notify_prog(char *out, size_t outsz)

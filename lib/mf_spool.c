@@ -16,6 +16,7 @@
 
 #include "mf_buf.h"
 #include "mf_envelope.h"
+#include "mf_file.h"
 #include "mf_log.h"
 
 const char *const mf_queues[] = { "in", "out", "failed", "quarantine", NULL };
@@ -550,23 +551,6 @@ enum mf_status mf_entry_read_envelope(struct mf_entry *e,
 	return st;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n) {
-		w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 enum mf_status mf_entry_write_envelope(struct mf_entry *e,
 				       const struct mf_envelope *env,
 				       struct mf_err *err)
@@ -580,7 +564,7 @@ enum mf_status mf_entry_write_envelope(struct mf_entry *e,
 	if (!strcmp(e->sub, "tmp") && faccessat(e->dirfd, "envelope", F_OK, 0) < 0) {
 		/* A new entry: nobody sees it before the commit, which syncs it. */
 		fd = mf_entry_create_file(e, "envelope");
-		st = fd < 0 || write_all(fd, b.data, b.len) < 0
+		st = fd < 0 || mf_write_all(fd, b.data, b.len) < 0
 			? mf_err_errno(err, errno, "write %s/envelope", e->path) : MF_OK;
 		mf_buf_free(&b);
 		return st;
@@ -591,7 +575,7 @@ enum mf_status mf_entry_write_envelope(struct mf_entry *e,
 		mf_buf_free(&b);
 		return st;
 	}
-	if (write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0) {
+	if (mf_write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0) {
 		saved = errno;
 		close(fd);
 		mf_buf_free(&b);

@@ -153,6 +153,14 @@ test_expect_code 78 '--check-config refuses a bad Address with file context' '
 	test_last_line err "^mf-send: \[Sender\]: bad next hop .smoke:signals." && exit $rc
 '
 
+test_expect_code 78 '--check-config refuses an AuthPasswordFile readable by others' '
+	printf "pw\n" >pw644 && chmod 644 pw644 &&
+	conf "inet:25@127.0.0.1" "AuthUser = u" "AuthPasswordFile = $TRASH/pw644" &&
+	mf-send --check-config -S spool -c mf.conf 2>err; rc=$?;
+	test_last_line err "AuthPasswordFile is unusable: secret file .*/pw644 must not be readable by group or others \(chmod 600\)" &&
+	exit $rc
+'
+
 test_expect_code 78 '--check-config refuses an unreadable AuthPasswordFile' '
 	conf "inet:25@127.0.0.1" "AuthUser = u" "AuthPasswordFile = $TRASH/nope" &&
 	mf-send --check-config -S spool -c mf.conf 2>err; rc=$?;
