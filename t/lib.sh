@@ -51,7 +51,7 @@ _t_rerun_as_nobody() {
 		return 0
 	fi
 	_t_stage=$(mktemp -d /tmp/mf-nobody.XXXXXX) || exit 1
-	trap 'rm -rf "$_t_stage"' EXIT
+	trap '[ -n "${MF_KEEP:-}" ] && echo "# kept $_t_stage" || rm -rf "$_t_stage"' EXIT
 	trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM
 	chmod 755 "$_t_stage" && mkdir -m 700 "$_t_stage/home" &&
 		_t_copy_bins "$MF_BUILD" "$_t_stage/build" &&
