@@ -58,6 +58,8 @@ enum mf_status mf_tool_spool(struct mf_tool *t, const struct mf_common_opts *o,
 	const char *root = mf_conf_spool(t->conf, o->spool);
 	enum mf_status st;
 
+	if (t->spool_open) /* a tool's --check-config check may have opened it */
+		return MF_OK;
 	st = mf_spool_open(root, mf_conf_str(t->conf, "General", NULL, "Hostname"),
 			   &t->spool, err);
 	if (st == MF_OK)
