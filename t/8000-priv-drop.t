@@ -23,6 +23,7 @@ cat >hop <<'EOF2'
 #!/bin/sh
 d=${0%/*}/hopout
 id -u >"$d/uid"; id -g >"$d/gid"; id -G >"$d/groups"
+echo "${HOME:-}" >"$d/home"; echo "${USER:-}" >"$d/user"
 grep -E '^(Uid|Gid|Groups|CapPrm|CapEff):' "/proc/$PPID/status" >"$d/parent"
 cat >"$d/message"
 EOF2
@@ -57,6 +58,10 @@ test_expect_success 'mf-send as root runs as nobody: uid, gid, no other group, n
 	grep -Eqx "CapPrm:\s+0+" hopout/parent &&
 	grep -Eqx "CapEff:\s+0+" hopout/parent &&
 	test_cmp msg hopout/message
+'
+test_expect_success '... and the next hop does not get root'"'"'s HOME or USER' '
+	cat hopout/home hopout/user &&
+	[ "$(cat hopout/home)" != "$HOME" ] && [ "$(cat hopout/user)" != root ]
 '
 
 test_expect_success 'a queue run as root leaves what it writes to nobody' '
