@@ -13,11 +13,11 @@
 #
 # Root: mf tools refuse to run as root, and a test must see what a user sees.
 # So a script started as root (make check in CI) runs itself again as user
-# nobody: lib.sh copies the tools and unit binaries of $MF_BUILD and the whole
-# t/ into a fresh /tmp/mf-nobody.XXXXXX (the checkout may sit under a 0700
-# /root), and runs the copy of the script there with setpriv as nobody and
-# nobody's group, MF_BUILD pointing at the copy, TMPDIR and HOME in a
-# directory nobody owns; then removes the copy.  A script that truly needs
+# nobody: lib.sh copies $MF_BUILD, t/ and its siblings share/, man/ and
+# contrib/ into a fresh /tmp/mf-nobody.XXXXXX (the checkout may sit under a
+# 0700 /root), and runs the copy of the script there with setpriv as nobody
+# and nobody's group alone, MF_BUILD pointing at the copy, TMPDIR and HOME
+# in a directory nobody owns; then removes the copy (MF_KEEP=1 keeps it).  A script that truly needs
 # root (mount, unshare, chown to another user, a private Postfix) opts out by
 # setting MF_TEST_ROOT=1 before sourcing this file:
 #
@@ -36,12 +36,17 @@ MF_BUILD=$(cd "$MF_BUILD" && pwd) || { echo "Bail out! no build dir $MF_BUILD"; 
 NOBODY_GROUP=$(id -gn nobody 2>/dev/null || echo nogroup)
 as_nobody() { setpriv --reuid=nobody --regid="$NOBODY_GROUP" --clear-groups -- "$@"; }
 
-# _t_copy_bins FROM TO: the executables directly in FROM, into TO.
-_t_copy_bins() {
-	mkdir -p "$2" || return 1
-	for _f in "$1"/*; do
-		if [ -f "$_f" ] && [ -x "$_f" ]; then cp -p "$_f" "$2/" || return 1; fi
-	done
+# _t_stage_copy DIR: $MF_BUILD into DIR/build; t/ and its siblings share/,
+# man/, contrib/ into DIR/src (so $T_DIR/../share still works); readable by all.
+_t_stage_copy() {
+	(
+		umask 022
+		mkdir "$1/src" && cp -R "$MF_BUILD" "$1/build" && cp -R "$T_DIR" "$1/src/t" || exit 1
+		for _d in share man contrib; do
+			[ ! -d "$T_DIR/../$_d" ] || cp -R "$T_DIR/../$_d" "$1/src/$_d" || exit 1
+		done
+		chmod -R a+rX,go-w "$1/build" "$1/src"
+	)
 }
 
 # As root without MF_TEST_ROOT: run a copy of this script as nobody, exit with its code.
@@ -53,13 +58,10 @@ _t_rerun_as_nobody() {
 	_t_stage=$(mktemp -d /tmp/mf-nobody.XXXXXX) || exit 1
 	trap '[ -n "${MF_KEEP:-}" ] && echo "# kept $_t_stage" || rm -rf "$_t_stage"' EXIT
 	trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM
-	chmod 755 "$_t_stage" && mkdir -m 700 "$_t_stage/home" &&
-		_t_copy_bins "$MF_BUILD" "$_t_stage/build" &&
-		{ [ ! -d "$MF_BUILD/t" ] || _t_copy_bins "$MF_BUILD/t" "$_t_stage/build/t"; } &&
-		cp -pR "$T_DIR" "$_t_stage/t" &&
+	chmod 755 "$_t_stage" && mkdir -m 700 "$_t_stage/home" && _t_stage_copy "$_t_stage" &&
 		chown nobody:"$NOBODY_GROUP" "$_t_stage/home" ||
 		{ echo "Bail out! cannot stage a copy for user nobody in $_t_stage"; exit 1; }
-	_t_self=$_t_stage/t/${0##*/}
+	_t_self=$_t_stage/src/t/${0##*/}
 	if [ ! -x "$_t_self" ]; then set -- "$_t_self" "$@"; _t_self=/bin/sh; fi
 	HOME=$_t_stage/home TMPDIR=$_t_stage/home MF_BUILD=$_t_stage/build \
 		as_nobody "$_t_self" "$@"
