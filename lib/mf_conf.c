@@ -41,6 +41,7 @@ static const struct schema schema[] = {
 	{ "General", "Hostname", T_STRING, "" },
 	{ "General", "Syslog", T_BOOL, "yes" },
 	{ "General", "LogLevel", T_LOGLEVEL, "info" },
+	{ "General", "User", T_STRING, "" },
 	{ "Receiver", "MaxSize", T_SIZE, "50M" },
 	{ "Notifier", "ReportingMTA", T_STRING, "" },
 	{ "Notifier", "From", T_STRING, "" },
@@ -495,6 +496,18 @@ const char *mf_conf_str(const struct mf_conf *c, const char *section,
 	if (it)
 		return it->value;
 	return sc ? sc->def : "";
+}
+
+unsigned mf_conf_line(const struct mf_conf *c, const char *section,
+		      const char *id, const char *key)
+{
+	const struct item *it = NULL;
+
+	if (id)
+		it = find_item(c, section, id, key);
+	if (!it)
+		it = find_item(c, section, NULL, key);
+	return it ? it->line : 0;
 }
 
 int64_t mf_conf_duration(const struct mf_conf *c, const char *section,

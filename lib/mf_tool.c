@@ -49,7 +49,7 @@ enum mf_status mf_tool_start(struct mf_tool *t, const char *prog,
 	if ((st = mf_conf_load(o->config, &t->conf, err)))
 		return st;
 	mf_conf_log_setup(t->conf, prog, o->verbose, mode == MF_MODE_INTERACTIVE);
-	return MF_OK;
+	return mf_priv_drop(t->conf, mf_conf_spool(t->conf, o->spool), &t->priv, err);
 }
 
 enum mf_status mf_tool_spool(struct mf_tool *t, const struct mf_common_opts *o,
@@ -58,6 +58,8 @@ enum mf_status mf_tool_spool(struct mf_tool *t, const struct mf_common_opts *o,
 	const char *root = mf_conf_spool(t->conf, o->spool);
 	enum mf_status st;
 
+	if (t->spool_open) /* a tool's --check-config check may have opened it */
+		return MF_OK;
 	st = mf_spool_open(root, mf_conf_str(t->conf, "General", NULL, "Hostname"),
 			   &t->spool, err);
 	if (st == MF_OK)
@@ -73,8 +75,12 @@ int mf_tool_check_config(struct mf_tool *t, const struct mf_common_opts *o,
 
 	/* an admin is reading: notes go to stderr even for transport tools */
 	mf_log_open(t->prog, MF_LOG_OFF, LOG_NOTICE);
-	if (load_st != MF_OK)
-		return mf_log_fail(load_err, MF_MODE_INTERACTIVE);
+	if (load_st != MF_OK) {
+		err = *load_err; /* a spool that cannot be used is a config error too */
+		if (load_st != MF_ENOMEM && load_st != MF_EUSAGE)
+			err.status = MF_ECONFIG;
+		return mf_log_fail(&err, MF_MODE_INTERACTIVE);
+	}
 	if (section && o->unique_id &&
 	    !mf_conf_has_section(t->conf, section, o->unique_id))
 		mf_log(LOG_NOTICE, "note: no [%s %s] section; [%s] applies",
@@ -84,7 +90,10 @@ int mf_tool_check_config(struct mf_tool *t, const struct mf_common_opts *o,
 		err.status = MF_ECONFIG;
 		return mf_log_fail(&err, MF_MODE_INTERACTIVE);
 	}
-	printf("%s: %s: configuration OK\n", t->prog, mf_conf_path(t->conf));
+	printf("%s: %s: configuration OK; runs as %s%suid %lu gid %lu%s\n", t->prog,
+	       mf_conf_path(t->conf), t->priv.name, t->priv.name[0] ? " (" : "",
+	       (unsigned long)t->priv.uid, (unsigned long)t->priv.gid,
+	       t->priv.name[0] ? ")" : "");
 	return 0;
 }
 
