@@ -41,6 +41,7 @@ static const struct schema schema[] = {
 	{ "General", "Hostname", T_STRING, "" },
 	{ "General", "Syslog", T_BOOL, "yes" },
 	{ "General", "LogLevel", T_LOGLEVEL, "info" },
+	{ "General", "MinFreeSpace", T_SIZE, "100M" },
 	{ "Receiver", "MaxSize", T_SIZE, "50M" },
 	{ "Notifier", "ReportingMTA", T_STRING, "" },
 	{ "Notifier", "From", T_STRING, "" },
