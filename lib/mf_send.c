@@ -409,6 +409,24 @@ static void record(struct mf_sender *s, struct mf_rcpt *r,
 	}
 }
 
+/*
+ * A clock set back (by a day, say) would leave the next attempts written
+ * before it a day ahead: a next attempt later than now plus its interval is
+ * brought back to now plus the interval.  1 when r was changed.
+ */
+static int clamp_next(const struct mf_sender *s, struct mf_rcpt *r)
+{
+	int64_t iv;
+
+	if (r->state != MF_RCPT_DEFERRED || !s->nintervals)
+		return 0;
+	iv = s->intervals[r->attempts < s->nintervals ? r->attempts : s->nintervals - 1];
+	if (r->next_attempt <= s->now + iv)
+		return 0;
+	r->next_attempt = s->now + iv;
+	return 1;
+}
+
 static int due(const struct mf_sender *s, const struct mf_rcpt *r)
 {
 	if (r->state == MF_RCPT_PENDING)
@@ -612,6 +630,7 @@ static enum mf_status send_in(struct mf_sender *s, const char *queue,
 	struct mf_envelope env;
 	struct mf_entry e;
 	enum mf_status st;
+	size_t i;
 	int msgfd;
 
 	newpath[0] = '\0';
@@ -637,6 +656,10 @@ static enum mf_status send_in(struct mf_sender *s, const char *queue,
 		mf_envelope_free(&env);
 		return st;
 	}
+	for (i = 0; st == MF_OK && i < env.nrcpts; i++)
+		if (clamp_next(s, &env.rcpts[i]))
+			mf_log(LOG_NOTICE, "%s: to=<%s> next attempt moved back: the clock went back",
+			       id, env.rcpts[i].addr);
 	msgfd = st == MF_OK ? mf_entry_openat(&e, "message", O_RDONLY) : -1;
 	if (st == MF_OK && msgfd < 0)
 		st = mf_err_errno(err, errno, "%s/message", e.path);
@@ -678,9 +701,10 @@ static int entry_due(struct mf_sender *s, const char *id)
 	if (mf_entry_open(s->spool, "out", "new", id, &e, NULL))
 		return 0;
 	mf_envelope_init(&env);
+	/* an entry whose schedule the clock made wrong is taken to be rewritten */
 	if (mf_entry_read_envelope(&e, &env, NULL) == MF_OK && owns(s, &env))
 		for (i = 0; i < env.nrcpts && !d; i++)
-			d = due(s, &env.rcpts[i]);
+			d = due(s, &env.rcpts[i]) || clamp_next(s, &env.rcpts[i]);
 	mf_envelope_free(&env);
 	mf_entry_close(&e);
 	return d;
