@@ -20,6 +20,7 @@
 #include "mf_envelope.h"
 #include "mf_file.h"
 #include "mf_hop.h"
+#include "mf_intake.h"
 #include "mf_log.h"
 
 extern char **environ;
@@ -622,6 +623,46 @@ enum mf_status mf_send_entry(struct mf_sender *s, const char *name,
 	return send_in(s, queue, id, newpath, sz, err);
 }
 
+/*
+ * Full disk.  A delivery whose outcome cannot be written would be made again
+ * on every run, so: no connection is made unless the file system has room to
+ * write the envelope again (RECORD_ROOM plus 1 KiB a recipient; the intake
+ * keeps [General] MinFreeSpace free for this); and when writing it fails
+ * after some recipients took the mail, the entry is held in quarantine/ --
+ * a rename needs no room -- for the admin to requeue, instead of being
+ * released to send the same copies again.  Either way the caller ends the
+ * queue run (MF_ENOSPC): the next entry would fare no better.
+ */
+#define RECORD_ROOM 65536
+
+static enum mf_status room_to_record(const struct mf_entry *e,
+				     const struct mf_envelope *env, struct mf_err *err)
+{
+	if (mf_intake_room(e->path, RECORD_ROOM + (uint64_t)env->nrcpts * 1024, err) == MF_OK)
+		return MF_OK;
+	mf_err_prefix(err, "not delivered, no room to record the outcome");
+	return err->status;
+}
+
+static enum mf_status hold_unrecorded(struct mf_entry *e, unsigned sent,
+				      char *newpath, size_t sz, struct mf_err *err)
+{
+	struct mf_err merr;
+
+	if (!sent) {
+		mf_entry_release(e, NULL);
+		return err->status;
+	}
+	mf_log(LOG_ERR, "%s: delivered to %u recipient(s), but %s (#%s): held in quarantine/ "
+	       "so that it is not sent again; requeue it by hand once there is room",
+	       e->id, sent, err->msg, mf_err_dsncode(err));
+	if (mf_entry_move(e, "quarantine", &merr) == MF_OK)
+		snprintf(newpath, sz, "%s", e->path);
+	else /* left claimed in cur/: only the stalled-entry recovery sends it again */
+		mf_log(LOG_ERR, "%s: %s; left in cur/", e->id, merr.msg);
+	return err->status;
+}
+
 /* Claim QUEUE/new/ID and deliver it. */
 static enum mf_status send_in(struct mf_sender *s, const char *queue,
 			      const char *id, char *newpath, size_t sz,
@@ -630,6 +671,7 @@ static enum mf_status send_in(struct mf_sender *s, const char *queue,
 	struct mf_envelope env;
 	struct mf_entry e;
 	enum mf_status st;
+	unsigned sent;
 	size_t i;
 	int msgfd;
 
@@ -660,22 +702,27 @@ static enum mf_status send_in(struct mf_sender *s, const char *queue,
 		if (clamp_next(s, &env.rcpts[i]))
 			mf_log(LOG_NOTICE, "%s: to=<%s> next attempt moved back: the clock went back",
 			       id, env.rcpts[i].addr);
+	if (st == MF_OK)
+		st = room_to_record(&e, &env, err);
 	msgfd = st == MF_OK ? mf_entry_openat(&e, "message", O_RDONLY) : -1;
 	if (st == MF_OK && msgfd < 0)
 		st = mf_err_errno(err, errno, "%s/message", e.path);
 	if (st == MF_OK)
 		st = make_mark(s, &env, msgfd, err);
+	sent = s->delivered;
 	if (st == MF_OK)
 		st = deliver_all(s, &env, msgfd, err);
+	sent = s->delivered - sent;
 	if (msgfd >= 0)
 		close(msgfd);
 	/* outcomes are recorded before the entry moves: a crash here retries only
 	 * the recipients that were not yet answered.  An entry delivered to
 	 * everyone is removed at once instead: writing its envelope first would
 	 * close no window (a crash before the removal sends it again either way). */
-	if (st == MF_OK && !all_delivered(&env))
-		st = mf_entry_write_envelope(&e, &env, err);
-	if (st == MF_OK)
+	if (st == MF_OK && !all_delivered(&env) &&
+	    (st = mf_entry_write_envelope(&e, &env, err)))
+		st = hold_unrecorded(&e, sent, newpath, sz, err);
+	else if (st == MF_OK)
 		st = move_on(s, &e, &env, newpath, sz, err);
 	else if (e.dirfd >= 0)
 		mf_entry_release(&e, NULL);
@@ -733,6 +780,10 @@ static int queue_one(struct mf_spool *sp, const char *queue, const char *sub,
 		if (c->st == MF_OK) {
 			c->st = err.status;
 			*c->err = err;
+		}
+		if (err.status == MF_ENOSPC) {
+			mf_log(LOG_ERR, "the spool is full: queue run ended");
+			return 1;
 		}
 	}
 	return 0;
