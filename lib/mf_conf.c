@@ -71,6 +71,8 @@ static const struct schema schema[] = {
 	{ "Sender", "AuthUser", T_STRING, "" },
 	{ "Sender", "AuthPasswordFile", T_PATH, "" },
 	{ "Sender", "Resolver", T_STRING, "" },
+	{ "Sender", "MaxMXHosts", T_UINT, "5" },
+	{ "Sender", "MXLoopExempt", T_STRING, "" },
 	{ "Sender", "Workers", T_UINT, "1" },
 	{ "Sender", "QueueRunInterval", T_DURATION, "1m" },
 	{ "Sender", "NotifyProgram", T_PATH, "" },
