@@ -410,11 +410,14 @@ static int mx_rr(ns_msg *msg, ns_rr *rr, struct mf_mx *out)
 {
 	char name[NS_MAXDNAME];
 	const unsigned char *rd = ns_rr_rdata(*rr);
+	int used;
 
 	if (ns_rr_rdlen(*rr) < 3)
 		return -1;
 	out->pref = ns_get16(rd);
-	if (dn_expand(ns_msg_base(*msg), ns_msg_end(*msg), rd + 2, name, sizeof name) < 0)
+	/* the exchange must lie within the record's own data */
+	used = dn_expand(ns_msg_base(*msg), ns_msg_end(*msg), rd + 2, name, sizeof name);
+	if (used < 0 || used > (int)ns_rr_rdlen(*rr) - 2)
 		return -1;
 	if (strlen(name) >= sizeof out->host)
 		return -1;

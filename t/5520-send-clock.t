@@ -5,6 +5,8 @@
 . "${0%/*}/lib.sh"
 
 command -v faketime >/dev/null || skip_all "faketime not installed"
+# faketime is an LD_PRELOAD library: an ASan build must not insist on coming first
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0; export ASAN_OPTIONS
 mkspool
 printf 'Subject: clock\n\nbody\n' >msg
 printf '[General]\nSyslog = no\n[Sender]\nAddress = pipe:%s/prog %%r\nSendingIntervals = 0s, 10m, 1h\n' \
