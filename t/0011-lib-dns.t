@@ -36,6 +36,18 @@ test_pid $!
 
 dns_wait "$PORT"
 
+# answers dnsmasq would never send: t/hostile_dns.py
+HOSTILE=$(free_port udp)
+"${PY:-python3}" "$T_DIR/hostile_dns.py" "$HOSTILE" >hostile.out 2>hostile.log &
+test_pid $!
+i=0
+until grep -q ready hostile.out 2>/dev/null; do
+	i=$((i + 1)); [ $i -lt 50 ] || { echo "Bail out! hostile_dns.py did not start"; exit 1; }
+	sleep 0.1
+done
+MF_DNS_HOSTILE=127.0.0.1:$HOSTILE
+export MF_DNS_HOSTILE
+
 MF_DNS_SERVER=127.0.0.1:$PORT
 MF_DNS_SERVER6=
 [ "$LISTEN" = 127.0.0.1 ] || MF_DNS_SERVER6="[::1]:$PORT"

@@ -232,6 +232,25 @@ static void test_self(void)
 		ok(1, "# SKIP no interface with an IPv4 address");
 }
 
+/* Malformed answers (t/hostile_dns.py): a temporary failure, never a crash. */
+static void test_hostile(void)
+{
+	static const char *const names[] = { "ptrloop.bad", "count.bad", "trunc.bad",
+					      "rdlen.bad", "spill.bad" };
+	const char *h = getenv("MF_DNS_HOSTILE");
+	struct mf_err err;
+	size_t i;
+
+	if (!h || !*h || mf_dns_set_resolver(h, &err) != MF_OK) {
+		for (i = 0; i < sizeof names / sizeof names[0]; i++)
+			ok(1, "# SKIP MF_DNS_HOSTILE not set");
+		return;
+	}
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		mx_fails(names[i], MF_ETEMP, "4.4.3", "malformed");
+	mf_dns_set_resolver(server, &err);
+}
+
 static void test_mx(void)
 {
 	mx_is("example.test", "mx1.example.test/10 mx2.example.test/20");
@@ -328,12 +347,13 @@ int main(void)
 		printf("1..0 # SKIP MF_DNS_SERVER not set (run t/0011-lib-dns.t)\n");
 		return 0;
 	}
-	tap_plan(54);
+	tap_plan(59);
 	test_resolver_spec();
 	test_self();
 	if (!ok(mf_dns_set_resolver(server, &err) == MF_OK, "resolver %s", server))
 		tap_diag("%s", err.msg);
 	test_mx();
+	test_hostile();
 	test_addrs();
 	test_ipv6_server();
 	test_dead_server();
