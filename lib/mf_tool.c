@@ -115,6 +115,42 @@ static int wants_check_config(int argc, const char **argv)
 	return 0;
 }
 
+/*
+ * popt takes the argument after an option as its value even when it is "--":
+ * "-f -- rcpt" (an MTA that dropped an empty sender argument) would make
+ * "--" the sender.  A string option whose value is "--" had its value left
+ * out: a usage error, like a missing one.
+ */
+static const char *dashdash_value(const struct poptOption *t)
+{
+	const char *name;
+
+	for (; t->longName || t->shortName || t->arg; t++) {
+		if ((t->argInfo & POPT_ARG_MASK) == POPT_ARG_INCLUDE_TABLE && t->arg) {
+			if ((name = dashdash_value(t->arg)))
+				return name;
+		} else if ((t->argInfo & POPT_ARG_MASK) == POPT_ARG_STRING && t->arg &&
+			   *(char **)t->arg && !strcmp(*(char **)t->arg, "--")) {
+			return t->longName ? t->longName : "?";
+		}
+	}
+	return NULL;
+}
+
+static int parse_options(const struct mf_tool_def *def, poptContext pc,
+			 struct mf_err *err)
+{
+	const char *name;
+
+	if (mf_tool_popt(pc, def->common, err) < 0)
+		return -1;
+	if ((name = dashdash_value(def->table))) {
+		mf_err_set(err, MF_EUSAGE, "--%s: missing argument (\"--\" is no value)", name);
+		return -1;
+	}
+	return 0;
+}
+
 int mf_tool_main(const struct mf_tool_def *def, int argc, const char **argv)
 {
 	struct mf_common_opts *o = def->common;
@@ -127,7 +163,7 @@ int mf_tool_main(const struct mf_tool_def *def, int argc, const char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	pc = poptGetContext(def->prog, argc, argv, def->table, 0);
 	poptSetOtherOptionHelp(pc, def->usage);
-	if (mf_tool_popt(pc, o, &err) < 0) {
+	if (parse_options(def, pc, &err) < 0) {
 		mf_log_open(def->prog, MF_LOG_OFF, MF_LOG_OFF);
 		code = mf_log_fail(&err, wants_check_config(argc, argv)
 					 ? MF_MODE_INTERACTIVE : def->mode);

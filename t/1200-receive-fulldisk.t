@@ -26,7 +26,7 @@ elif ! ldd "$RECEIVE" >/dev/null 2>&1; then
 		RECEIVE= why_no_shim="mf-receive is static and could not be relinked: $(head -n 1 cc.err)"
 	fi
 fi
-printf '[General]\nSyslog = no\n' >mf.conf
+printf '[General]\nSyslog = no\nMinFreeSpace = 0\n' >mf.conf
 MF_CONFIG=$TRASH/mf.conf; export MF_CONFIG
 DIAG='^mf-receive: .* \(#4\.[0-9]+\.[0-9]+\)$'
 # the shim's log, written by the tool after it dropped root
