@@ -46,33 +46,116 @@ static void reply_errno(struct mf_smtp_reply *r, int errnum, const char *what)
 	mf_reply_set(r, 451, full ? "4.3.1" : "4.3.0", "%s: %s", what, strerror(errnum));
 }
 
-/* dir with %u %d %a of rcpt; -1 when it does not fit or names a parent */
-static int expand_dir(const char *tmpl, const char *rcpt, char *out, size_t outsz)
+/*
+ * Maildir paths.  The directories before the component that holds the first
+ * '%' of the template are the admin's and are opened as they are; every
+ * component from there on, and tmp/, new/ and cur/, is opened relative to
+ * its parent with O_NOFOLLOW, made (0700) when missing, and must be a real
+ * directory.  A macro value is refused (5.1.3) when it would not stay one
+ * component: it holds a '/' or a control character, starts with a dot, or
+ * makes its component empty or longer than NAME_MAX.
+ */
+struct walk {
+	int fd;			/* the directory reached so far */
+	char path[PATH_MAX];	/* its name, for messages */
+};
+
+/* 1 when a macro value may stand in a path component */
+static int value_safe(const char *v, size_t len)
+{
+	size_t i;
+
+	if (len && v[0] == '.')
+		return 0;
+	for (i = 0; i < len; i++)
+		if (v[i] == '/' || (unsigned char)v[i] < 32 || v[i] == 127)
+			return 0;
+	return 1;
+}
+
+/* The value of macro c for rcpt (%u local part, %d domain, %a address). */
+static int macro_value(char c, const char *rcpt, const char **v, size_t *len)
 {
 	const char *at = strrchr(rcpt, '@');
-	size_t ulen = at ? (size_t)(at - rcpt) : strlen(rcpt);
-	const char *dom = at ? at + 1 : "";
-	struct mf_buf b = { 0 };
-	int rc = 0;
 
-	for (; *tmpl && rc == 0; tmpl++) {
-		if (*tmpl != '%' || !tmpl[1]) {
-			rc = mf_buf_add(&b, tmpl, 1);
-			continue;
+	*v = c == 'd' ? (at ? at + 1 : "") : rcpt;
+	*len = c == 'u' && at ? (size_t)(at - rcpt) : strlen(*v);
+	return c == 'u' || c == 'd' || c == 'a';
+}
+
+/* Component [s, e) of the template for rcpt into out[NAME_MAX + 1]: 1 when it
+ * is made of macros, 0 when not, -1 (reply set) when it cannot be used. */
+static int expand_component(const char *s, const char *e, const char *rcpt,
+			    char *out, struct mf_smtp_reply *r)
+{
+	size_t n = 0, len;
+	const char *v;
+	int macro = 0;
+
+	for (; s < e; s++) {
+		if (*s == '%' && s + 1 < e && macro_value(s[1], rcpt, &v, &len)) {
+			if (!value_safe(v, len))
+				goto bad_value;
+			macro = 1;
+			s++;
+		} else {
+			if (*s == '%' && s + 1 < e)
+				s++; /* %% and %x: the character */
+			v = s;
+			len = 1;
 		}
-		tmpl++;
-		rc = *tmpl == 'u' ? mf_buf_add(&b, rcpt, ulen)
-		   : *tmpl == 'd' ? mf_buf_adds(&b, dom)
-		   : *tmpl == 'a' ? mf_buf_adds(&b, rcpt)
-		   : mf_buf_add(&b, tmpl, 1);
+		if (n + len > NAME_MAX)
+			goto bad_value;
+		memcpy(out + n, v, len);
+		n += len;
 	}
-	if (rc == 0 && (!b.data || b.len >= outsz || strstr(b.data, "/../") ||
-			strstr(b.data, "/./")))
-		rc = -1;
-	if (rc == 0)
-		memcpy(out, b.data, b.len + 1);
-	mf_buf_free(&b);
-	return rc;
+	out[n] = '\0';
+	if (macro && !n)
+		goto bad_value;
+	if (!strcmp(out, ".") || !strcmp(out, "..")) {
+		mf_reply_set(r, 451, "4.3.5", "maildir path: a component '%s' is refused", out);
+		return -1;
+	}
+	return macro;
+bad_value:
+	mf_reply_set(r, 550, "5.1.3", "maildir: <%s> cannot name a mailbox ('/', leading '.', "
+		     "control character, empty or too long)", rcpt);
+	return -1;
+}
+
+/* Open name in parent, without following a link, making it when missing. */
+static int open_subdir(int parent, const char *path, const char *name,
+		       struct mf_smtp_reply *r)
+{
+	int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	int fd = openat(parent, name, flags);
+
+	if (fd < 0 && errno == ENOENT && (mkdirat(parent, name, 0700) == 0 || errno == EEXIST))
+		fd = openat(parent, name, flags);
+	if (fd >= 0)
+		return fd;
+	if (errno == ELOOP || errno == ENOTDIR)
+		mf_reply_set(r, 451, "4.3.0", "maildir %s/%s: a symbolic link or not a directory, "
+			     "not followed", path, name);
+	else
+		reply_errno(r, errno, path);
+	return -1;
+}
+
+static int walk_step(struct walk *w, const char *name, struct mf_smtp_reply *r)
+{
+	size_t len = strlen(w->path);
+	int fd = open_subdir(w->fd, w->path, name, r);
+
+	if (fd < 0)
+		return -1;
+	close(w->fd);
+	w->fd = fd;
+	if (snprintf(w->path + len, sizeof w->path - len, "/%s", name) >= (int)(sizeof w->path - len)) {
+		mf_reply_set(r, 451, "4.3.5", "maildir path too long");
+		return -1;
+	}
+	return 0;
 }
 
 static int mkdirs(char *path)
@@ -90,6 +173,56 @@ static int mkdirs(char *path)
 		*p = '/';
 	}
 	return mkdir(path, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* The trusted start: tmpl up to len, made when missing, links followed. */
+static int walk_start(struct walk *w, const char *tmpl, size_t len, struct mf_smtp_reply *r)
+{
+	if (len >= sizeof w->path) {
+		mf_reply_set(r, 451, "4.3.5", "maildir path too long");
+		return -1;
+	}
+	memcpy(w->path, tmpl, len);
+	w->path[len] = '\0';
+	if (!len)
+		w->path[0] = '/';
+	w->fd = open(w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->fd < 0 && errno == ENOENT && mkdirs(w->path) == 0)
+		w->fd = open(w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->fd < 0) {
+		reply_errno(r, errno, w->path);
+		return -1;
+	}
+	if (!len)
+		w->path[0] = '\0';
+	return 0;
+}
+
+/* Reach the maildir of rcpt: w->fd is open on it, or -1 (reply set). */
+static int walk_maildir(struct walk *w, const char *tmpl, const char *rcpt,
+			struct mf_smtp_reply *r)
+{
+	const char *pct = strchr(tmpl, '%'), *s, *e;
+	char name[NAME_MAX + 1];
+	size_t start;
+
+	s = pct ? pct : tmpl + strlen(tmpl);
+	while (s > tmpl && s[-1] != '/')
+		s--;
+	start = s > tmpl ? (size_t)(s - tmpl - 1) : 0;
+	if (*tmpl != '/' || walk_start(w, tmpl, start, r) < 0) {
+		if (*tmpl != '/')
+			mf_reply_set(r, 451, "4.3.5", "maildir path %s is not absolute", tmpl);
+		return -1;
+	}
+	for (; *s; s = *e ? e + 1 : e) {
+		e = s + strcspn(s, "/");
+		if (e == s)
+			continue;
+		if (expand_component(s, e, rcpt, name, r) < 0 || walk_step(w, name, r) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* Return-Path + Delivered-To, then the message from msgfd. */
@@ -125,64 +258,67 @@ static int write_copy(int out, const struct mf_envelope *env, const char *rcpt,
 	return copy_message(out, prefix, msgfd);
 }
 
-void mf_deliver_maildir(const char *tmpl, const struct mf_envelope *env,
-			const char *rcpt, int msgfd, const char *host,
-			const char *prefix, struct mf_smtp_reply *reply)
+/* Write the copy as tmp/name, fsync it, rename it into new/, fsync new/. */
+static void store(int tmpfd, int newfd, const char *dir, const char *name,
+		  const struct mf_envelope *env, const char *rcpt, int msgfd,
+		  const char *prefix, struct mf_smtp_reply *reply)
 {
-	char dir[PATH_MAX], sub[PATH_MAX], tmp[PATH_MAX], dst[PATH_MAX], name[256];
-	static unsigned counter;
-	struct timeval tv;
 	int fd, saved;
-	size_t i;
 
-	if (expand_dir(tmpl, rcpt, dir, sizeof dir - 16) < 0) {
-		mf_reply_set(reply, 451, "4.3.5", "maildir path %s: bad for <%s>", tmpl, rcpt);
-		return;
-	}
-	for (i = 0; i < 3; i++) {
-		if (snprintf(sub, sizeof sub, "%.4000s/%s", dir,
-			     i == 0 ? "tmp" : i == 1 ? "new" : "cur") < 0 || mkdirs(sub) < 0) {
-			reply_errno(reply, errno, sub);
-			return;
-		}
-	}
-	gettimeofday(&tv, NULL);
-	snprintf(name, sizeof name, "%lld.M%06ldP%ldQ%u.%s", (long long)tv.tv_sec,
-		 (long)tv.tv_usec, (long)getpid(), ++counter, host);
-	if (snprintf(tmp, sizeof tmp, "%s/tmp/%s", dir, name) >= (int)sizeof tmp ||
-	    snprintf(dst, sizeof dst, "%s/new/%s", dir, name) >= (int)sizeof dst) {
-		mf_reply_set(reply, 451, "4.3.5", "maildir path too long");
-		return;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		reply_errno(reply, errno, tmp);
+		reply_errno(reply, errno, dir);
 		return;
 	}
 	if (write_copy(fd, env, rcpt, msgfd, prefix) < 0 || fsync(fd) < 0) {
 		saved = errno;
 		close(fd);
-		unlink(tmp);
-		reply_errno(reply, saved, tmp);
+		unlinkat(tmpfd, name, 0);
+		reply_errno(reply, saved, dir);
 		return;
 	}
-	if (close(fd) < 0 || rename(tmp, dst) < 0) {
+	if (close(fd) < 0 || renameat(tmpfd, name, newfd, name) < 0) {
 		saved = errno;
-		unlink(tmp);
-		reply_errno(reply, saved, dst);
+		unlinkat(tmpfd, name, 0);
+		reply_errno(reply, saved, dir);
 		return;
 	}
-	snprintf(sub, sizeof sub, "%.4000s/new", dir);
-	fd = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0) {
-		saved = errno;
-		if (fd >= 0)
-			close(fd);
-		reply_errno(reply, saved, sub);
+	if (fsync(newfd) < 0) {
+		reply_errno(reply, errno, dir);
 		return; /* the copy may be there: a retry may duplicate, never lose */
 	}
-	close(fd);
 	mf_reply_set(reply, 250, "2.0.0", "delivered to maildir %s", dir);
+}
+
+void mf_deliver_maildir(const char *tmpl, const struct mf_envelope *env,
+			const char *rcpt, int msgfd, const char *host,
+			const char *prefix, struct mf_smtp_reply *reply)
+{
+	static const char *const subs[3] = { "tmp", "new", "cur" };
+	static unsigned counter;
+	struct walk w = { .fd = -1 };
+	int sub[3] = { -1, -1, -1 };
+	char name[256];
+	struct timeval tv;
+	size_t i;
+
+	if (walk_maildir(&w, tmpl, rcpt, reply) == 0) {
+		for (i = 0; i < 3; i++)
+			if ((sub[i] = open_subdir(w.fd, w.path, subs[i], reply)) < 0)
+				break;
+		if (i == 3) {
+			gettimeofday(&tv, NULL);
+			snprintf(name, sizeof name, "%lld.M%06ldP%ldQ%u.%.200s",
+				 (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+				 ++counter, host);
+			store(sub[0], sub[1], w.path, name, env, rcpt, msgfd, prefix, reply);
+		}
+	}
+	for (i = 0; i < 3; i++)
+		if (sub[i] >= 0)
+			close(sub[i]);
+	if (w.fd >= 0)
+		close(w.fd);
 }
 
 /* argv from prog + args with macros; NULL (errno EINVAL) on a bad macro. */
