@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -321,80 +322,164 @@ void mf_deliver_maildir(const char *tmpl, const struct mf_envelope *env,
 		close(w.fd);
 }
 
-/* argv from prog + args with macros; NULL (errno EINVAL) on a bad macro. */
-static char **build_argv(const char *prog, const char *args,
-			 const struct mf_envelope *env, const char *const *rcpts,
-			 size_t n)
-{
-	char *copy = strdup(args ? args : ""), *tok, *save;
-	size_t cap = n + 16, cnt = 0, i;
-	char **argv = calloc(cap, sizeof *argv);
-	struct mf_buf b = { 0 };
-	const char *p;
+/*
+ * Pipe runs.  The program is exec'd with an argv (never a shell), as the
+ * leader of a session of its own, with only fds 0-2 open and the minimal
+ * environment of build_env(); when it ends, or at the deadline, the whole
+ * process group is killed, so nothing it started outlives the run or holds
+ * its output open.
+ */
 
-	if (!copy || !argv)
-		goto fail;
-	argv[cnt++] = strdup(prog);
-	for (tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
-		if (!strcmp(tok, "%r")) {
-			for (i = 0; i < n; i++) {
-				if (cnt + 2 >= cap) {
-					char **nv = realloc(argv, (cap *= 2) * sizeof *argv);
-					if (!nv)
-						goto fail;
-					argv = nv;
-				}
-				argv[cnt++] = strdup(rcpts[i]);
-			}
-			continue;
-		}
-		mf_buf_reset(&b);
-		for (p = tok; *p; p++) {
-			if (*p != '%') {
-				mf_buf_add(&b, p, 1);
-				continue;
-			}
-			p++;
-			if (*p == 's')
-				mf_buf_adds(&b, env->sender ? env->sender : "");
-			else if (*p == 'i')
-				mf_buf_adds(&b, env->id ? env->id : "");
-			else if (*p == '%')
-				mf_buf_add(&b, "%", 1);
-			else {
-				errno = EINVAL; /* %r inside a word, or unknown */
-				goto fail;
-			}
-		}
-		if (cnt + 2 >= cap) {
-			char **nv = realloc(argv, (cap *= 2) * sizeof *argv);
-			if (!nv)
-				goto fail;
-			argv = nv;
-		}
-		argv[cnt++] = b.data ? strdup(b.data) : strdup("");
-	}
-	argv[cnt] = NULL;
-	free(copy);
-	mf_buf_free(&b);
-	return argv;
-fail:
-	free(copy);
-	mf_buf_free(&b);
-	if (argv)
-		for (i = 0; i < cnt; i++)
-			free(argv[i]);
-	free(argv);
-	return NULL;
+/* The next blank-separated word of *p (its length in *len), or NULL. */
+static const char *next_word(const char **p, size_t *len)
+{
+	const char *s = *p + strspn(*p, " \t");
+
+	if (!*s)
+		return NULL;
+	*len = strcspn(s, " \t");
+	*p = s + *len;
+	return s;
 }
 
-static void free_argv(char **argv)
+/* The recipients that may run go into run[] (their count is returned); the
+ * others get their reply here.  A word before "--" that starts with %s, %i
+ * or %r must not start with '-' once expanded: getopt would take it for an
+ * option.  A sender (or ID) that would fails every recipient (5.1.7); a
+ * recipient that would fails alone (5.1.3). */
+static size_t guard_options(const char *prog, const char *args,
+			    const struct mf_envelope *env, const char *const *rcpts,
+			    size_t n, const char **run, struct mf_smtp_reply *replies)
+{
+	const char *p = args ? args : "", *w, *bad = NULL;
+	size_t len, i, k = 0;
+	int rcpt_opt = 0;
+
+	while ((w = next_word(&p, &len)) && !(len == 2 && !memcmp(w, "--", 2))) {
+		if (len < 2 || w[0] != '%')
+			continue;
+		if (w[1] == 's' && env->sender && env->sender[0] == '-')
+			bad = env->sender;
+		else if (w[1] == 'i' && env->id && env->id[0] == '-')
+			bad = env->id;
+		rcpt_opt |= w[1] == 'r';
+	}
+	for (i = 0; i < n; i++) {
+		if (bad || (rcpt_opt && rcpts[i][0] == '-'))
+			mf_reply_set(&replies[i], 550, bad ? "5.1.7" : "5.1.3",
+				     "pipe %s: <%s> would be read as an option (no -- before it)",
+				     prog, bad ? bad : rcpts[i]);
+		else
+			run[k++] = rcpts[i];
+	}
+	return k;
+}
+
+static void free_strv(char **v)
 {
 	size_t i;
 
-	for (i = 0; argv[i]; i++)
-		free(argv[i]);
-	free(argv);
+	if (!v)
+		return;
+	for (i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Append s (taken over) to the NULL-terminated vector *v; -1 when out of memory. */
+static int strv_add(char ***v, size_t *cnt, char *s)
+{
+	char **nv;
+
+	if (!s)
+		return -1;
+	nv = realloc(*v, (*cnt + 2) * sizeof **v);
+	if (!nv) {
+		free(s);
+		return -1;
+	}
+	*v = nv;
+	nv[(*cnt)++] = s;
+	nv[*cnt] = NULL;
+	return 0;
+}
+
+/* One word with %s, %i and %%; -1 (EINVAL) for another macro. */
+static int expand_word(const char *w, size_t len, const struct mf_envelope *env,
+		       struct mf_buf *b)
+{
+	const char *e = w + len;
+
+	mf_buf_reset(b);
+	if (mf_buf_add(b, "", 0) < 0)
+		return -1;
+	for (; w < e; w++) {
+		if (*w != '%') {
+			if (mf_buf_add(b, w, 1) < 0)
+				return -1;
+			continue;
+		}
+		if (++w == e || (*w != 's' && *w != 'i' && *w != '%')) {
+			errno = EINVAL; /* %r inside a word, or unknown */
+			return -1;
+		}
+		if (mf_buf_adds(b, *w == 's' ? (env->sender ? env->sender : "")
+				 : *w == 'i' ? (env->id ? env->id : "") : "%") < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* argv from prog + args with macros; NULL (errno EINVAL) on a bad macro. */
+static char **build_argv(const char *prog, const char *args,
+			 const struct mf_envelope *env, const char **rcpts, size_t n)
+{
+	const char *p = args ? args : "", *w;
+	struct mf_buf b = { 0 };
+	char **argv = NULL;
+	size_t cnt = 0, len, i;
+	int rc = strv_add(&argv, &cnt, strdup(prog));
+
+	while (rc == 0 && (w = next_word(&p, &len))) {
+		if (len == 2 && !memcmp(w, "%r", 2)) {
+			for (i = 0; i < n && rc == 0; i++)
+				rc = strv_add(&argv, &cnt, strdup(rcpts[i]));
+			continue;
+		}
+		rc = expand_word(w, len, env, &b);
+		if (rc == 0)
+			rc = strv_add(&argv, &cnt, strdup(b.data));
+	}
+	mf_buf_free(&b);
+	if (rc == 0)
+		return argv;
+	free_strv(argv);
+	return NULL;
+}
+
+/* The program's whole environment: PATH, SENDER, and RECIPIENT for one. */
+static char **build_env(const struct mf_envelope *env, const char **rcpts, size_t n)
+{
+	struct mf_buf b = { 0 };
+	char **envp = NULL;
+	size_t cnt = 0;
+	int rc = strv_add(&envp, &cnt, strdup("PATH=/usr/bin:/bin"));
+
+	if (rc == 0 && mf_buf_addf(&b, "SENDER=%s", env->sender ? env->sender : "") == 0)
+		rc = strv_add(&envp, &cnt, mf_buf_detach(&b));
+	else
+		rc = -1;
+	if (rc == 0 && n == 1) {
+		if (mf_buf_addf(&b, "RECIPIENT=%s", rcpts[0]) == 0)
+			rc = strv_add(&envp, &cnt, mf_buf_detach(&b));
+		else
+			rc = -1;
+	}
+	mf_buf_free(&b);
+	if (rc == 0)
+		return envp;
+	free_strv(envp);
+	return NULL;
 }
 
 /* sysexits' permanent codes, and qmail's 100 (qmail-inject, qmail-local) */
@@ -403,46 +488,126 @@ static int exit_is_permanent(int code)
 	return (code >= 64 && code <= 70) || (code >= 76 && code <= 78) || code == 100;
 }
 
-/* Read the child's output until EOF or the deadline; keep the last line. */
-static int collect(int fd, pid_t pid, time_t deadline, char *last, size_t lastsz)
+static int64_t now_ms(void)
 {
-	char buf[4096], line[MF_SMTP_TEXT_MAX] = "";
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Keep the last non-empty line of what the program writes. */
+static void keep_last(const char *buf, size_t n, char *line, size_t *ll, char *last,
+		      size_t lastsz)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (buf[i] == '\n') {
+			if (*ll) {
+				line[*ll] = '\0';
+				snprintf(last, lastsz, "%s", line);
+			}
+			*ll = 0;
+		} else if (*ll + 1 < MF_SMTP_TEXT_MAX) {
+			line[(*ll)++] = buf[i];
+		}
+	}
+}
+
+/* Read the program's output until EOF (0) or the deadline (-2). */
+static int read_output(int fd, int64_t deadline, char *last, size_t lastsz)
+{
+	char buf[4096], line[MF_SMTP_TEXT_MAX];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	size_t ll = 0;
+	int64_t ms;
 	ssize_t r;
-	int status = 0, ms;
-	struct pollfd pfd = { fd, POLLIN, 0 };
 
 	for (;;) {
-		ms = (int)(deadline - time(NULL)) * 1000;
-		if (ms <= 0 || poll(&pfd, 1, ms) == 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
+		ms = deadline - now_ms();
+		if (ms <= 0 || poll(&pfd, 1, (int)(ms > INT_MAX ? INT_MAX : ms)) == 0)
 			return -2;
-		}
 		r = read(fd, buf, sizeof buf);
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (r <= 0)
 			break;
-		for (ssize_t i = 0; i < r; i++) {
-			if (buf[i] == '\n') {
-				if (ll) {
-					line[ll] = '\0';
-					snprintf(last, lastsz, "%s", line);
-				}
-				ll = 0;
-			} else if (ll + 1 < sizeof line) {
-				line[ll++] = buf[i];
-			}
-		}
+		keep_last(buf, (size_t)r, line, &ll, last, lastsz);
 	}
-	if (ll) {
-		line[ll] = '\0';
-		snprintf(last, lastsz, "%s", line);
+	keep_last("\n", 1, line, &ll, last, lastsz);
+	return 0;
+}
+
+/* Wait until the program has exited, without reaping it: 0, or -2 at the
+ * deadline.  Not reaped, its pid still names its process group. */
+static int wait_exit(pid_t pid, int64_t deadline)
+{
+	siginfo_t si;
+
+	for (;;) {
+		memset(&si, 0, sizeof si);
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 &&
+		    errno != EINTR)
+			return 0; /* cannot happen: waitpid() below tells */
+		if (si.si_pid == pid)
+			return 0;
+		if (now_ms() >= deadline)
+			return -2;
+		poll(NULL, 0, 10);
 	}
+}
+
+/* The program's exit status, or -2 when the deadline came first; its whole
+ * process group is killed in any case. */
+static int collect(int fd, pid_t pid, int64_t deadline, char *last, size_t lastsz)
+{
+	int late = read_output(fd, deadline, last, lastsz);
+	int status = 0;
+
+	if (late == 0)
+		late = wait_exit(pid, deadline);
+	kill(-pid, SIGKILL); /* what it left behind; it is a session leader */
+	kill(pid, SIGKILL);  /* in case it had not become one yet */
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	return status;
+	return late ? late : status;
+}
+
+/* Close every fd from low up: close_range(), or a loop up to RLIMIT_NOFILE. */
+static void close_from(int low)
+{
+	struct rlimit rl;
+	rlim_t fd, max = 1 << 20;
+
+	if (close_range((unsigned)low, ~0U, 0) == 0)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < max)
+		max = rl.rlim_cur;
+	for (fd = (rlim_t)low; fd < max; fd++)
+		close((int)fd);
+}
+
+/* In the child: a session of its own, stdin in, stdout and stderr out. */
+static void exec_child(const char *prog, char **argv, char **envp, int in, int out)
+{
+	static const int sigs[] = { SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGALRM, SIGCHLD };
+	sigset_t none;
+	size_t i;
+
+	setsid();
+	if (in == 0)
+		fcntl(0, F_SETFD, 0);
+	if ((in != 0 && dup2(in, 0) < 0) || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+		_exit(75);
+	close_from(3);
+	for (i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		signal(sigs[i], SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(prog, argv, envp);
+	dprintf(2, "exec %s: %s\n", prog, strerror(errno));
+	_exit(75);
 }
 
 /* A process that writes prefix + message into a pipe: the program's stdin.
@@ -469,69 +634,24 @@ static int feeder(const char *prefix, int msgfd, pid_t *pid)
 	return p[0];
 }
 
-void mf_deliver_pipe(const char *prog, const char *args,
-		     const struct mf_envelope *env, const char *const *rcpts,
-		     size_t n, int msgfd, int64_t timeout, const char *prefix,
-		     struct mf_smtp_reply *reply)
+static void stop_feeder(pid_t feed)
 {
-	pid_t feed = -1;
-	int in = msgfd;
-	char **argv = build_argv(prog, args, env, rcpts, n);
-	char last[MF_SMTP_TEXT_MAX] = "";
-	int out[2], status, code;
-	pid_t pid;
+	if (feed <= 0)
+		return;
+	kill(feed, SIGKILL); /* done, or the program stopped reading */
+	while (waitpid(feed, NULL, 0) < 0 && errno == EINTR)
+		;
+}
 
-	if (!argv) {
-		mf_reply_set(reply, 451, "4.3.5", "pipe %s: bad arguments '%s' (%%r must stand alone)",
-			     prog, args);
-		return;
-	}
-	if (prefix && *prefix && (in = feeder(prefix, msgfd, &feed)) < 0) {
-		reply_errno(reply, errno, "pipe");
-		free_argv(argv);
-		return;
-	}
-	if (pipe2(out, O_CLOEXEC) < 0 || lseek(msgfd, 0, SEEK_SET) < 0) {
-		reply_errno(reply, errno, "pipe");
-		if (in != msgfd)
-			close(in);
-		free_argv(argv);
-		return;
-	}
-	pid = fork();
-	if (pid == 0) {
-		dup2(in, 0);
-		dup2(out[1], 1);
-		dup2(out[1], 2);
-		signal(SIGPIPE, SIG_DFL);
-		execv(prog, argv);
-		dprintf(2, "exec %s: %s\n", prog, strerror(errno));
-		_exit(75);
-	}
-	close(out[1]);
-	if (in != msgfd)
-		close(in);
-	if (pid < 0) {
-		reply_errno(reply, errno, "fork");
-		close(out[0]);
-		free_argv(argv);
-		if (feed > 0) {
-			kill(feed, SIGKILL);
-			waitpid(feed, NULL, 0);
-		}
-		return;
-	}
-	status = collect(out[0], pid, time(NULL) + (timeout > 0 ? timeout : 120), last, sizeof last);
-	close(out[0]);
-	free_argv(argv);
-	if (feed > 0) {
-		kill(feed, SIGKILL); /* done, or the program stopped reading */
-		while (waitpid(feed, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
+/* The reply for a run that ended with status (-2: killed at the deadline). */
+static void read_status(int status, const char *prog, int64_t timeout, const char *last,
+			struct mf_smtp_reply *reply)
+{
+	int code;
+
 	if (status == -2) {
-		mf_reply_set(reply, 451, "4.4.7", "pipe %s: killed after %llds", prog,
-			     (long long)timeout);
+		mf_reply_set(reply, 451, "4.4.7", "pipe %s: killed after %llds, with its "
+			     "process group", prog, (long long)timeout);
 	} else if (WIFSIGNALED(status)) {
 		mf_reply_set(reply, 451, "4.3.0", "pipe %s: killed by signal %d %s", prog,
 			     WTERMSIG(status), last);
@@ -543,4 +663,79 @@ void mf_deliver_pipe(const char *prog, const char *args,
 	} else {
 		mf_reply_set(reply, 451, "4.3.0", "pipe %s: exit %d %s", prog, code, last);
 	}
+}
+
+/* Run the program once, with its argv and environment. */
+static void run_program(const char *prog, char **argv, char **envp, int msgfd,
+			int64_t timeout, const char *prefix, struct mf_smtp_reply *reply)
+{
+	char last[MF_SMTP_TEXT_MAX] = "";
+	int in = msgfd, out[2], status;
+	pid_t pid, feed = -1;
+
+	if (prefix && *prefix && (in = feeder(prefix, msgfd, &feed)) < 0) {
+		reply_errno(reply, errno, "pipe");
+		return;
+	}
+	if (pipe2(out, O_CLOEXEC) < 0 || lseek(msgfd, 0, SEEK_SET) < 0) {
+		reply_errno(reply, errno, "pipe");
+		if (in != msgfd)
+			close(in);
+		stop_feeder(feed);
+		return;
+	}
+	pid = fork();
+	if (pid == 0)
+		exec_child(prog, argv, envp, in, out[1]);
+	close(out[1]);
+	if (in != msgfd)
+		close(in);
+	if (pid < 0) {
+		reply_errno(reply, errno, "fork");
+		close(out[0]);
+		stop_feeder(feed);
+		return;
+	}
+	if (timeout <= 0)
+		timeout = 120;
+	status = collect(out[0], pid, now_ms() + timeout * 1000, last, sizeof last);
+	close(out[0]);
+	stop_feeder(feed);
+	read_status(status, prog, timeout, last, reply);
+}
+
+void mf_deliver_pipe(const char *prog, const char *args,
+		     const struct mf_envelope *env, const char *const *rcpts,
+		     size_t n, int msgfd, int64_t timeout, const char *prefix,
+		     struct mf_smtp_reply *replies)
+{
+	const char **run = calloc(n ? n : 1, sizeof *run);
+	struct mf_smtp_reply reply = { 0 };
+	char **argv = NULL, **envp = NULL;
+	size_t k = 0, i, j;
+
+	if (run)
+		k = guard_options(prog, args, env, rcpts, n, run, replies);
+	if (!run) {
+		mf_reply_set(&reply, 451, "4.3.0", "out of memory");
+	} else if (k && !(argv = build_argv(prog, args, env, run, k))) {
+		if (errno == EINVAL)
+			mf_reply_set(&reply, 451, "4.3.5", "pipe %s: bad arguments '%s' "
+				     "(%%r must stand alone)", prog, args);
+		else
+			mf_reply_set(&reply, 451, "4.3.0", "pipe %s: out of memory", prog);
+	} else if (k && !(envp = build_env(env, run, k))) {
+		mf_reply_set(&reply, 451, "4.3.0", "pipe %s: out of memory", prog);
+	} else if (k) {
+		run_program(prog, argv, envp, msgfd, timeout, prefix, &reply);
+	}
+	for (i = j = 0; i < n; i++) {
+		if (run && (j >= k || run[j] != rcpts[i]))
+			continue; /* refused by guard_options() */
+		replies[i] = reply;
+		j++;
+	}
+	free_strv(argv);
+	free_strv(envp);
+	free(run);
 }
