@@ -54,7 +54,8 @@ static void reply_errno(struct mf_smtp_reply *r, int errnum, const char *what)
  * its parent with O_NOFOLLOW, made (0700) when missing, and must be a real
  * directory.  A macro value is refused (5.1.3) when it would not stay one
  * component: it holds a '/' or a control character, starts with a dot, or
- * makes its component empty or longer than NAME_MAX.
+ * makes its component longer than NAME_MAX.  A component that comes out
+ * empty is left out (%d of <postmaster>), unless every one with a macro does.
  */
 struct walk {
 	int fd;			/* the directory reached so far */
@@ -84,8 +85,15 @@ static int macro_value(char c, const char *rcpt, const char **v, size_t *len)
 	return c == 'u' || c == 'd' || c == 'a';
 }
 
+static void refuse_address(struct mf_smtp_reply *r, const char *rcpt)
+{
+	mf_reply_set(r, 550, "5.1.3", "maildir: <%s> cannot name a mailbox ('/', leading '.', "
+		     "control character, empty or too long)", rcpt);
+}
+
 /* Component [s, e) of the template for rcpt into out[NAME_MAX + 1]: 1 when it
- * is made of macros, 0 when not, -1 (reply set) when it cannot be used. */
+ * holds a macro, 0 when not, 2 when it holds one and came out empty (it is
+ * left out, as %d of <postmaster>), -1 (reply set) when it cannot be used. */
 static int expand_component(const char *s, const char *e, const char *rcpt,
 			    char *out, struct mf_smtp_reply *r)
 {
@@ -112,15 +120,14 @@ static int expand_component(const char *s, const char *e, const char *rcpt,
 	}
 	out[n] = '\0';
 	if (macro && !n)
-		goto bad_value;
+		return 2;
 	if (!strcmp(out, ".") || !strcmp(out, "..")) {
 		mf_reply_set(r, 451, "4.3.5", "maildir path: a component '%s' is refused", out);
 		return -1;
 	}
 	return macro;
 bad_value:
-	mf_reply_set(r, 550, "5.1.3", "maildir: <%s> cannot name a mailbox ('/', leading '.', "
-		     "control character, empty or too long)", rcpt);
+	refuse_address(r, rcpt);
 	return -1;
 }
 
@@ -203,11 +210,14 @@ static int walk_start(struct walk *w, const char *tmpl, size_t len, struct mf_sm
 static int walk_maildir(struct walk *w, const char *tmpl, const char *rcpt,
 			struct mf_smtp_reply *r)
 {
-	const char *pct = strchr(tmpl, '%'), *s, *e;
+	const char *pct = strchr(tmpl, '%'), *end = tmpl + strlen(tmpl), *s, *e;
 	char name[NAME_MAX + 1];
+	int made = 0, rc;
 	size_t start;
 
-	s = pct ? pct : tmpl + strlen(tmpl);
+	while (end > tmpl + 1 && end[-1] == '/')
+		end--;
+	s = pct && pct < end ? pct : end; /* without a macro, the last component */
 	while (s > tmpl && s[-1] != '/')
 		s--;
 	start = s > tmpl ? (size_t)(s - tmpl - 1) : 0;
@@ -220,8 +230,14 @@ static int walk_maildir(struct walk *w, const char *tmpl, const char *rcpt,
 		e = s + strcspn(s, "/");
 		if (e == s)
 			continue;
-		if (expand_component(s, e, rcpt, name, r) < 0 || walk_step(w, name, r) < 0)
+		rc = expand_component(s, e, rcpt, name, r);
+		if (rc < 0 || (rc != 2 && walk_step(w, name, r) < 0))
 			return -1;
+		made |= rc;
+	}
+	if (made == 2) {
+		refuse_address(r, rcpt); /* every macro empty: not the parent of all */
+		return -1;
 	}
 	return 0;
 }
@@ -563,7 +579,7 @@ static int wait_exit(pid_t pid, int64_t deadline)
 static int collect(int fd, pid_t pid, int64_t deadline, char *last, size_t lastsz)
 {
 	int late = read_output(fd, deadline, last, lastsz);
-	int status = 0;
+	int status = 75 << 8; /* as if it exited 75, should it not be waited for */
 
 	if (late == 0)
 		late = wait_exit(pid, deadline);
@@ -596,9 +612,9 @@ static void exec_child(const char *prog, char **argv, char **envp, int in, int o
 	size_t i;
 
 	setsid();
-	if (in == 0)
-		fcntl(0, F_SETFD, 0);
-	if ((in != 0 && dup2(in, 0) < 0) || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+	in = fcntl(in, F_DUPFD, 3); /* above 2 first, whatever fds 0-2 were */
+	out = fcntl(out, F_DUPFD, 3);
+	if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
 		_exit(75);
 	close_from(3);
 	for (i = 0; i < sizeof sigs / sizeof *sigs; i++)

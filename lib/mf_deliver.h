@@ -21,8 +21,9 @@
  * others, and tmp/, new/ and cur/, are opened one at a time relative to their
  * parent without following links, and made (0700) when missing.  A link or a
  * non-directory there is 451 4.3.0; a macro value with a '/', a control
- * character or a leading dot, or one that makes its component empty or longer
- * than NAME_MAX, is 550 5.1.3 (an address never names a path).  The file is
+ * character or a leading dot, or one that makes its component longer than
+ * NAME_MAX, is 550 5.1.3 (an address never names a path); a component that
+ * comes out empty (%d of <postmaster>) is left out, unless all of them do.  The file is
  * made in tmp/ with O_EXCL|O_NOFOLLOW, fsynced, renamed into new/ and new/ is
  * fsynced: 250 means the copy is on disk.  I/O failures are 451 (4.3.0;
  * 4.3.1 for a full disk).
