@@ -506,9 +506,7 @@ static int try_hop(struct mf_sender *s, const struct mf_hop *h,
 		for (i = 0; i < g->n; i++)
 			addrs[i] = g->r[i]->addr;
 		mf_deliver_pipe(h->path, h->args, env, addrs, g->n, msgfd, s->pipe_timeout,
-				s->mark, &g->reply[0]);
-		for (i = 1; i < g->n; i++)
-			g->reply[i] = g->reply[0];
+				s->mark, g->reply);
 		free(addrs);
 		break;
 	default:
