@@ -49,6 +49,7 @@ struct mf_smtp_opts {
 	const char *tls_name;    /* name to verify and send as SNI (NULL: peer_name) */
 	const char *auth_user;   /* AUTH PLAIN (or LOGIN) after TLS; NULL = none */
 	const char *auth_pass;
+	unsigned rcpt_limit;     /* recipients per transaction; 0 = 100 */
 	/* seconds; 0 picks the RFC 5321 default */
 	int t_connect, t_helo, t_mail, t_rcpt, t_data, t_block, t_eod, t_other;
 };
@@ -65,6 +66,72 @@ struct mf_smtp_rcpt {
 	const char *addr;             /* without angle brackets */
 	struct mf_smtp_reply reply;
 };
+
+/* reply.code of a recipient mf_smtp_send never offered to the server: an
+ * earlier transaction of the same call broke the session.  Not an attempt. */
+#define MF_SMTP_NOT_TRIED 1
+
+/*
+ * The reply grammar (RFC 5321 4.2), usable on any buffer (tests, fuzzing):
+ * every line is "xyz" then end, " " or "-" and text, x in 2-5, y in 0-5, the
+ * same code on every line, "-" on all but the last; a line has at most
+ * MF_SMTP_LINE_MAX bytes before its CRLF (or bare LF) and no NUL; a reply
+ * at most MF_SMTP_REPLY_LINES lines.  Anything else is an error, never a
+ * truncation.
+ */
+#define MF_SMTP_LINE_MAX 2048
+#define MF_SMTP_REPLY_LINES 100
+
+struct mf_smtp_parser {
+	struct mf_smtp_reply r;
+	unsigned lines;
+	int ehlo;                     /* parse lines after the first as extensions */
+	unsigned ext;                 /* MF_SMTP_EXT_* seen (ehlo) */
+	uint64_t max_size;            /* SIZE argument (ehlo) */
+};
+
+#define MF_SMTP_EXT_PIPELINING 0x01
+#define MF_SMTP_EXT_SIZE       0x02
+#define MF_SMTP_EXT_8BITMIME   0x04
+#define MF_SMTP_EXT_SMTPUTF8   0x08
+#define MF_SMTP_EXT_STARTTLS   0x10
+#define MF_SMTP_EXT_AUTH_PLAIN 0x20
+#define MF_SMTP_EXT_AUTH_LOGIN 0x40
+#define MF_SMTP_EXT_AUTH       0x80
+
+void mf_smtp_parser_init(struct mf_smtp_parser *p, int ehlo);
+/* One line, CR/LF removed, NUL-terminated at len: 1 the reply is complete (p->r), 0 more lines
+ * follow, -1 the reply is bad (*why says how, a constant string). */
+int mf_smtp_parser_line(struct mf_smtp_parser *p, const char *line, size_t len,
+			const char **why);
+/* One whole reply at the start of buf[0..len): the bytes it took (> 0), 0
+ * when buf ends before the reply does, -1 when bad (*why). */
+long mf_smtp_parse_reply(struct mf_smtp_parser *p, const char *buf, size_t len,
+			 const char **why);
+
+/*
+ * The DATA encoder (one pass per block, memchr scanning, state carried
+ * across blocks): every line end on disk -- LF, CRLF, and a bare CR --
+ * becomes CRLF; NUL bytes are dropped; a line longer than MF_SMTP_WIRE_LINE
+ * bytes is folded, in the header with CRLF SPACE, in the body with CRLF;
+ * a "." starting a line is doubled.  With out == NULL it only counts:
+ * e->size is then the SIZE of RFC 1870 (CRLFs included, stuffing dots not).
+ */
+#define MF_SMTP_WIRE_LINE 998
+
+struct mf_smtp_enc {
+	int bol, after_cr, in_header, eight_bit;
+	size_t linelen;               /* bytes on the wire of the current line */
+	uint64_t size, nuls, bare_crs, folds;
+};
+
+/* Room out needs for n bytes of input. */
+#define MF_SMTP_ENC_OUT(n) (2 * (size_t)(n) + 3 * ((size_t)(n) / 997 + 2) + 8)
+
+void mf_smtp_enc_init(struct mf_smtp_enc *e);
+size_t mf_smtp_enc_block(struct mf_smtp_enc *e, const char *in, size_t n, char *out);
+/* The end: CRLF when the last line had none, then ".\r\n" (not counted). */
+size_t mf_smtp_enc_end(struct mf_smtp_enc *e, char *out);
 
 struct mf_smtp;
 
