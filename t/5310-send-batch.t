@@ -45,10 +45,17 @@ test_expect_success 'RecipientLimit = 7: 20 recipients in 7, 7, 6' '
 	[ "$(per_msg)" = "7 7 6 " ] && all_once 20
 '
 
-test_expect_success '452 4.5.3 after 100: the rest go at once, in the same run' '
-	reset_sink && echo "rcptlimit 100" >plain.rules &&
-	conf "RecipientLimit = 0" && p=$(inj s3 250) &&
+test_expect_success '452 4.5.3 after 40: the rest go at once, in the same run' '
+	reset_sink && echo "rcptlimit 40" >plain.rules &&
+	conf && p=$(inj s3 250) &&
 	q=$(send s3 "$p") && [ -z "$q" ] && [ ! -e "$p" ] &&
+	[ "$(per_msg)" = "40 40 40 40 40 40 10 " ] && all_once 250
+'
+
+test_expect_success 'RecipientLimit = 0 (none) and 452 after 100: 100, 100, 50' '
+	reset_sink && echo "rcptlimit 100" >plain.rules &&
+	conf "RecipientLimit = 0" && p=$(inj s3b 250) &&
+	q=$(send s3b "$p") && [ -z "$q" ] &&
 	[ "$(per_msg)" = "100 100 50 " ] && all_once 250
 '
 
