@@ -12,10 +12,12 @@
 /*
  * Contract: mf_smtp_open() connects to one address (TCP or a unix socket),
  * reads the greeting, says EHLO (LHLO for LMTP; HELO when EHLO is refused),
- * and does STARTTLS and AUTH as the options ask.  mf_smtp_send() runs one
- * transaction: MAIL, every RCPT (pipelined when the server offers PIPELINING),
- * DATA streaming the message file (LF on disk -> CRLF on the wire, dot
- * stuffing, SIZE=, BODY=8BITMIME / SMTPUTF8 when needed and offered).
+ * and does STARTTLS and AUTH as the options ask.  mf_smtp_send() runs
+ * transactions of at most rcpt_limit recipients: MAIL, the RCPTs (pipelined
+ * when the server offers PIPELINING), DATA streaming the message file
+ * through the encoder below (exact SIZE=, BODY=8BITMIME / SMTPUTF8 when
+ * needed and offered).  Recipients refused as too many (452, 4.5.3) while
+ * others were not go into the next transaction at once.
  *
  * Outcome: mf_smtp_send() returns MF_OK when the transaction ended with
  * replies -- whatever they say -- and then every rcpts[i].reply holds that
@@ -25,8 +27,13 @@
  * recipient.  It returns an error (MF_ETEMP, MF_EIO, with err saying what:
  * "connect 127.0.0.1:25: Connection refused", "timeout after RCPT", "TLS
  * handshake: ...") when the session broke; then no recipient has a final
- * reply and the session must be closed.  After MF_OK the session may be used
- * for another transaction (mf_smtp_send sends RSET first when needed).
+ * reply and the session must be closed.  When the session breaks after a
+ * first transaction ended, mf_smtp_send returns MF_OK: the replies that came
+ * stand, the recipients of the broken transaction get 451 4.4.2, those never
+ * offered MF_SMTP_NOT_TRIED, and the session is no longer usable.  A reply
+ * that cannot answer its command (250 to DATA, 3xx to RCPT, data before our
+ * body after 354) breaks the session (4.5.0).  After MF_OK the session may
+ * be used again when mf_smtp_usable() says so (RSET is sent first).
  *
  * Writes are whole buffers and TCP_NODELAY is set (no Nagle stalls).  Every
  * read and write has the timeout of its command (RFC 5321 4.5.3.2 values by
@@ -139,7 +146,8 @@ struct mf_smtp;
 enum mf_status mf_smtp_open(struct mf_smtp **s, const struct sockaddr *sa,
 			    socklen_t salen, const char *peer_name,
 			    const struct mf_smtp_opts *o, struct mf_err *err);
-/* The message is read from msgfd (at offset 0) and is size bytes on disk. */
+/* The message is read from msgfd (from offset 0, with pread, twice: once to
+ * count SIZE=, once to send); size, its size on disk, is not needed. */
 enum mf_status mf_smtp_send(struct mf_smtp *s, const char *sender,
 			    struct mf_smtp_rcpt *rcpts, size_t n, int msgfd,
 			    uint64_t size, struct mf_err *err);
