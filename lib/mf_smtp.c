@@ -60,6 +60,7 @@ struct mf_smtp {
 	int need_rset, broken;
 	int lmtp_cut;                /* broken after some LMTP replies (kept) */
 	const char *prefix;          /* header lines sent before the message */
+	unsigned char *again;        /* per recipient: refused as too many (batch) */
 	size_t rpos, rlen;
 	char rbuf[8192];
 };
@@ -1184,6 +1185,25 @@ static enum mf_status abort_data(struct mf_smtp *s, struct mf_err *err)
 	return read_reply(s, s->o.t_eod, 0, &r, err);
 }
 
+/* RFC 5321 4.5.3.1.10: 452 (or 4.5.3) to RCPT -- this transaction is full,
+ * another may take the recipient now.  (452 4.2.x is a full mailbox.) */
+static int too_many(const struct mf_smtp_reply *r)
+{
+	return !strcmp(r->dsn, "4.5.3") || (r->code == 452 && strncmp(r->dsn, "4.2.", 4));
+}
+
+/* After the RCPT replies of a transaction whose MAIL was accepted: the
+ * recipients refused as too many while the server took at least one. */
+static void mark_again(struct mf_smtp *s, const struct mf_smtp_rcpt *rc, size_t n)
+{
+	size_t i;
+
+	if (!s->again || !count_accepted(rc, n))
+		return;
+	for (i = 0; i < n; i++)
+		s->again[i] = too_many(&rc[i].reply) != 0;
+}
+
 static enum mf_status trans_pipelined(struct mf_smtp *s, struct mf_buf *b,
 				      struct mf_smtp_rcpt *rc, size_t n, int msgfd,
 				      struct mf_err *err)
@@ -1211,6 +1231,7 @@ static enum mf_status trans_pipelined(struct mf_smtp *s, struct mf_buf *b,
 		copy_to_all(rc, n, &mr, 0);
 		return dr.code == 354 ? abort_data(s, err) : MF_OK;
 	}
+	mark_again(s, rc, n);
 	if (!count_accepted(rc, n))
 		return dr.code == 354 ? abort_data(s, err) : MF_OK;
 	return data_phase(s, &dr, rc, n, msgfd, err);
@@ -1235,6 +1256,7 @@ static enum mf_status trans_stepwise(struct mf_smtp *s, struct mf_buf *b,
 			    "RCPT TO:<%s>", rc[i].addr) ||
 		    in_step(s, &rc[i].reply, 0, err))
 			return err->status;
+	mark_again(s, rc, n);
 	if (!count_accepted(rc, n))
 		return MF_OK;
 	if (command(s, "DATA", s->o.t_data, &dr, err, "DATA") || in_step(s, &dr, 1, err))
@@ -1314,13 +1336,6 @@ static enum mf_status transaction(struct mf_smtp *s, const char *sender,
 	return st;
 }
 
-/* RFC 5321 4.5.3.1.10: 452 (or 4.5.3) to RCPT -- this transaction is full,
- * another may take the recipient now.  (452 4.2.x is a full mailbox.) */
-static int too_many(const struct mf_smtp_reply *r)
-{
-	return !strcmp(r->dsn, "4.5.3") || (r->code == 452 && strncmp(r->dsn, "4.2.", 4));
-}
-
 /* Recipients of a transaction that broke: 451 for those it offered, "not
  * tried" (no attempt charged) for those after. */
 static void batch_cut(struct mf_smtp_rcpt *rcpts, const size_t *todo, size_t tried,
@@ -1338,36 +1353,40 @@ static void batch_cut(struct mf_smtp_rcpt *rcpts, const size_t *todo, size_t tri
 }
 
 /* One batch: transaction for todo[0..k), then the replies moved to rcpts,
- * except the recipients refused as too many, kept at the front of todo. */
+ * except the recipients refused as too many, kept at the front of todo
+ * (again: k flags, scratch). */
 static enum mf_status batch(struct mf_smtp *s, const char *sender, struct mf_smtp_rcpt *rcpts,
 			    size_t *todo, size_t *ntodo, struct mf_smtp_rcpt *b, size_t k,
-			    int msgfd, const struct msg_info *mi, struct mf_err *err)
+			    unsigned char *again, int msgfd, const struct msg_info *mi,
+			    struct mf_err *err)
 {
-	size_t j, again = 0;
-	int retry;
+	size_t j, left = 0;
+	enum mf_status st;
 
 	for (j = 0; j < k; j++)
 		b[j].addr = rcpts[todo[j]].addr;
-	if (transaction(s, sender, b, k, msgfd, mi, err))
-		return err->status;
-	for (j = 0; j < k; j++)
-		again += too_many(&b[j].reply) != 0;
-	retry = again && again < k;   /* else no progress: the replies stand */
-	for (again = 0, j = 0; j < k; j++) {
-		if (retry && too_many(&b[j].reply))
-			todo[again++] = todo[j];
+	memset(again, 0, k);
+	s->again = again;
+	st = transaction(s, sender, b, k, msgfd, mi, err);
+	s->again = NULL;
+	if (st)
+		return st;
+	for (j = 0; j < k; j++) {
+		if (again[j])
+			todo[left++] = todo[j];
 		else
 			rcpts[todo[j]].reply = b[j].reply;
 	}
-	memmove(todo + again, todo + k, (*ntodo - k) * sizeof *todo);
-	*ntodo = again + *ntodo - k;
+	memmove(todo + left, todo + k, (*ntodo - k) * sizeof *todo);
+	*ntodo = left + *ntodo - k;
 	return MF_OK;
 }
 
 /*
  * At most rcpt_limit recipients per transaction; recipients refused as too
- * many go into the next transaction at once.  Each round takes at least one
- * recipient off the list, so there are at most n rounds.
+ * many go into the next transaction at once.  A recipient is only marked so
+ * when another of its transaction was accepted: each round takes at least
+ * one recipient off the list, so there are at most n rounds.
  */
 static enum mf_status batches(struct mf_smtp *s, const char *sender,
 			      struct mf_smtp_rcpt *rcpts, size_t n, int msgfd,
@@ -1375,6 +1394,7 @@ static enum mf_status batches(struct mf_smtp *s, const char *sender,
 {
 	size_t limit = s->o.rcpt_limit ? s->o.rcpt_limit : 100, ntodo = n, j, k;
 	size_t *todo = NULL;
+	unsigned char *again = NULL;
 	struct mf_smtp_rcpt *b = NULL;
 	struct msg_info mi = { 0, 0 };
 	enum mf_status st = MF_OK;
@@ -1388,7 +1408,8 @@ static enum mf_status batches(struct mf_smtp *s, const char *sender,
 		return n ? err->status : MF_OK;
 	todo = malloc(n * sizeof *todo);
 	b = calloc(n < limit ? n : limit, sizeof *b);
-	if (!todo || !b) {
+	again = malloc(n < limit ? n : limit);
+	if (!todo || !b || !again) {
 		st = mf_err_set(err, MF_ENOMEM, "%s: out of memory", s->peer);
 		goto out;
 	}
@@ -1396,7 +1417,7 @@ static enum mf_status batches(struct mf_smtp *s, const char *sender,
 		todo[j] = j;
 	while (ntodo && !s->broken) {
 		k = ntodo < limit ? ntodo : limit;
-		if ((st = batch(s, sender, rcpts, todo, &ntodo, b, k, msgfd, &mi, err))) {
+		if ((st = batch(s, sender, rcpts, todo, &ntodo, b, k, again, msgfd, &mi, err))) {
 			if (first)
 				goto out;
 			batch_cut(rcpts, todo, k, ntodo, err);
@@ -1408,6 +1429,7 @@ static enum mf_status batches(struct mf_smtp *s, const char *sender,
 	batch_cut(rcpts, todo, 0, ntodo, err);
 out:
 	free(todo);
+	free(again);
 	free(b);
 	return st;
 }
