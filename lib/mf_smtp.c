@@ -254,7 +254,7 @@ static int raw_fill(struct mf_smtp *s, long long deadline)
 	}
 }
 
-/* One reply line without its CR/LF into line (MF_SMTP_LINE_MAX + 1 bytes):
+/* One reply line without its CR/LF into line (MF_SMTP_LINE_MAX + 2 bytes):
  * its length, or -5 when it is longer (the rest is not read). */
 static int read_line(struct mf_smtp *s, char *line, long long deadline)
 {
@@ -366,8 +366,10 @@ int mf_smtp_parser_line(struct mf_smtp_parser *p, const char *line, size_t len,
 		return *why = "reply line too long", -1;
 	if (strlen(line) != len)
 		return *why = "NUL in reply", -1;
-	if (!code || (p->lines && code != p->r.code))
-		return *why = p->lines ? "reply code changed inside a reply" : "bad reply", -1;
+	if (!code)
+		return *why = "bad reply", -1;
+	if (p->lines && code != p->r.code)
+		return *why = "reply code changed inside a reply", -1;
 	if (++p->lines > MF_SMTP_REPLY_LINES)
 		return *why = "reply with too many lines", -1;
 	if (p->lines == 1) {
