@@ -1406,6 +1406,8 @@ static enum mf_status batches(struct mf_smtp *s, const char *sender,
 		memset(&rcpts[j].reply, 0, sizeof rcpts[j].reply);
 	if (s->broken)
 		return mf_err_set(err, MF_EINTERNAL, "%s: session is broken", s->peer);
+	if (n && s->rpos != s->rlen)   /* a kept session the server wrote to unasked */
+		return sess_fail(s, err, "4.5.0", "protocol error: unexpected data before MAIL");
 	if (!n || msg_scan(s, msgfd, &mi, err))
 		return n ? err->status : MF_OK;
 	todo = malloc(n * sizeof *todo);

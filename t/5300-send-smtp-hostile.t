@@ -71,7 +71,7 @@ test_expect_success '250 to DATA with PIPELINING: deferred, no body sent' '
 '
 
 test_expect_success 'PIPELINING, a stray reply shifts the rest: deferred, no body sent' '
-	deferred s3 "$FAKE_PORT_shifted" "out of step" &&
+	deferred s3 "$FAKE_PORT_shifted" "protocol error" &&
 	! grep -q "^BODY" shifted.log
 '
 
