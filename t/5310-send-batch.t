@@ -31,7 +31,7 @@ all_once() {
 	cat plain/*.env | sed -n "s/^RCPT TO:<\(.*\)>\$/\1/p" | sort >got &&
 	seq -f "r%g@example.net" 1 "$1" | sort >want && test_cmp want got
 }
-reset_sink() { rm -f plain/*; : >plain.rules; }
+reset_sink() { rm -f plain/* plain/.[0-9]*; : >plain.rules; }
 
 test_expect_success 'the default RecipientLimit (100): 250 recipients in 3 transactions' '
 	conf && p=$(inj s1 250) &&
@@ -66,6 +66,17 @@ test_expect_success '452 to the only recipient offered: deferred as usual, charg
 	[ "$(field "$q" r1@example.net State)" = deferred ] &&
 	[ "$(field "$q" r3@example.net Attempts)" = 1 ] &&
 	field "$q" r2@example.net Last-Reply | grep -q "^452 4\.5\.3"
+'
+
+test_expect_success '452 to the data, some refused at RCPT: deferred, no second transaction' '
+	reset_sink && rm -f plain/data.log &&
+	printf "rcpt r1@example.net 550 5.1.1 no\ndata * 452 4.3.1 no room\n" >plain.rules &&
+	conf && p=$(inj s4b 3) &&
+	q=$(send s4b "$p") && [ -n "$q" ] &&
+	[ "$(cat plain/data.log)" = "2 452" ] &&
+	[ "$(field "$q" r1@example.net State)" = failed ] &&
+	[ "$(field "$q" r2@example.net State)" = deferred ] &&
+	[ "$(field "$q" r3@example.net Attempts)" = 1 ]
 '
 
 test_expect_success 'a session lost after the first transaction: the untried are not charged' '

@@ -8,7 +8,9 @@
 # Listens on 127.0.0.1 only and prints "ready" once listening.  Each accepted
 # message is DIR/N.eml (the content as received, after un-stuffing) and
 # DIR/N.env, written last: "MAIL FROM:<a> PARAMS", "RCPT TO:<b>" lines,
-# "TLS: yes|no", "AUTH: user".  The rules file is re-read per command:
+# "TLS: yes|no", "AUTH: user".  DIR/data.log gets a line per end of data:
+# the number of recipients and the reply code.  The rules file is re-read
+# per command:
 #   rcpt ADDR CODE TEXT     reply to RCPT TO for ADDR (or *)
 #   mail ADDR CODE TEXT     reply to MAIL FROM
 #   data * CODE TEXT        reply at the end of data
@@ -121,9 +123,14 @@ class Handler:
         os.rename(tmp, os.path.join(d, '%d.env' % n))
         return n
 
+    def log_data(self, envelope, reply):
+        with open(os.path.join(self.args.dir, 'data.log'), 'a') as f:
+            f.write('%d %s\n' % (len(envelope.rcpt_tos), reply.split()[0]))
+
     async def handle_DATA(self, server, session, envelope):
         await self.delay('data')
         reply = self.match('data', '*')
+        self.log_data(envelope, reply or '250')
         if reply:
             return reply
         n = self.store(server, session, envelope)
