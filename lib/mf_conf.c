@@ -66,6 +66,7 @@ static const struct schema schema[] = {
 	{ "Sender", "DataBlockTimeout", T_DURATION, "3m" },
 	{ "Sender", "EndOfDataTimeout", T_DURATION, "10m" },
 	{ "Sender", "OtherCmdsTimeout", T_DURATION, "2m" },
+	{ "Sender", "RecipientLimit", T_UINT, "100" },
 	{ "Sender", "HeloName", T_STRING, "" },
 	{ "Sender", "TLS", T_CHOICE, "may", "none|may|encrypt|verify" },
 	{ "Sender", "TLSCAFile", T_PATH, "" },

@@ -141,6 +141,9 @@ enum mf_status mf_send_setup(struct mf_sender *s, struct mf_spool *sp,
 	s->smtp.t_block = secs(c, id, "DataBlockTimeout");
 	s->smtp.t_eod = secs(c, id, "EndOfDataTimeout");
 	s->smtp.t_other = secs(c, id, "OtherCmdsTimeout");
+	s->smtp.rcpt_limit = mf_conf_uint(c, S, id, "RecipientLimit");
+	if (!s->smtp.rcpt_limit)
+		s->smtp.rcpt_limit = UINT_MAX;   /* 0: no limit */
 	v = mf_conf_str(c, S, id, "Resolver");
 	if (*v && (st = mf_dns_set_resolver(v, err)))
 		return st;
@@ -239,7 +242,8 @@ static int all_temporary(const struct group *g)
 	size_t i;
 
 	for (i = 0; i < g->n; i++)
-		if (g->reply[i].code < 400 || g->reply[i].code >= 500)
+		if ((g->reply[i].code < 400 || g->reply[i].code >= 500) &&
+		    g->reply[i].code != MF_SMTP_NOT_TRIED)
 			return 0;
 	return 1;
 }
@@ -521,6 +525,13 @@ static void record(struct mf_sender *s, struct mf_rcpt *r,
 		   const struct mf_smtp_reply *rep, const char *remote,
 		   const char *id)
 {
+	if (rep->code == MF_SMTP_NOT_TRIED) {
+		/* a session broke before it was offered: no attempt, still due */
+		mf_log(LOG_INFO, "%s: to=<%s> relay=%s status=deferred (%s)", id, r->addr,
+		       remote, rep->text);
+		s->deferred++;
+		return;
+	}
 	mf_envelope_set(&r->reply, rep->text[0] ? rep->text : "no reply");
 	mf_envelope_set(&r->remote, remote[0] ? remote : NULL);
 	r->attempts++;

@@ -34,14 +34,14 @@
  * whole MAIL/RCPT/DATA group leaves in one segment.
  */
 
-#define EXT_PIPELINING 0x01
-#define EXT_SIZE       0x02
-#define EXT_8BITMIME   0x04
-#define EXT_SMTPUTF8   0x08
-#define EXT_STARTTLS   0x10
-#define EXT_AUTH_PLAIN 0x20
-#define EXT_AUTH_LOGIN 0x40
-#define EXT_AUTH       0x80
+#define EXT_PIPELINING MF_SMTP_EXT_PIPELINING
+#define EXT_SIZE       MF_SMTP_EXT_SIZE
+#define EXT_8BITMIME   MF_SMTP_EXT_8BITMIME
+#define EXT_SMTPUTF8   MF_SMTP_EXT_SMTPUTF8
+#define EXT_STARTTLS   MF_SMTP_EXT_STARTTLS
+#define EXT_AUTH_PLAIN MF_SMTP_EXT_AUTH_PLAIN
+#define EXT_AUTH_LOGIN MF_SMTP_EXT_AUTH_LOGIN
+#define EXT_AUTH       MF_SMTP_EXT_AUTH
 
 #define BLOCK_SIZE (64 * 1024)
 #define QUIT_TIMEOUT 5
@@ -60,6 +60,7 @@ struct mf_smtp {
 	int need_rset, broken;
 	int lmtp_cut;                /* broken after some LMTP replies (kept) */
 	const char *prefix;          /* header lines sent before the message */
+	unsigned char *again;        /* per recipient: refused as too many (batch) */
 	size_t rpos, rlen;
 	char rbuf[8192];
 };
@@ -253,31 +254,35 @@ static int raw_fill(struct mf_smtp *s, long long deadline)
 	}
 }
 
-/* One reply line without CR/LF into line (truncated to linesz - 1). */
-static int read_line(struct mf_smtp *s, char *line, size_t linesz,
-		     long long deadline)
+/* One reply line without its CR/LF into line (MF_SMTP_LINE_MAX + 2 bytes):
+ * its length, or -5 when it is longer (the rest is not read). */
+static int read_line(struct mf_smtp *s, char *line, long long deadline)
 {
-	size_t n = 0;
-	char c;
+	size_t n = 0, k;
+	const char *nl;
 	int rc;
 
 	for (;;) {
-		if (s->rpos == s->rlen) {
-			if (s->rlen == sizeof s->rbuf)
-				s->rpos = s->rlen = 0;
-			if ((rc = raw_fill(s, deadline)) < 0)
-				return rc;
-		}
-		c = s->rbuf[s->rpos++];
-		if (c == '\n')
+		if (s->rpos == s->rlen && (rc = raw_fill(s, deadline)) < 0)
+			return rc;
+		k = s->rlen - s->rpos;
+		nl = memchr(s->rbuf + s->rpos, '\n', k);
+		if (nl)
+			k = (size_t)(nl - (s->rbuf + s->rpos));
+		if (n + k > MF_SMTP_LINE_MAX + 1)
+			return -5;
+		memcpy(line + n, s->rbuf + s->rpos, k);
+		n += k;
+		s->rpos += k + (nl != NULL);
+		if (nl)
 			break;
-		if (n + 1 < linesz)
-			line[n++] = c;
 	}
 	if (n && line[n - 1] == '\r')
 		n--;
+	if (n > MF_SMTP_LINE_MAX)
+		return -5;
 	line[n] = '\0';
-	return 0;
+	return (int)n;
 }
 
 /* --- replies --- */
@@ -309,39 +314,97 @@ static void dsn_parse(struct mf_smtp_reply *r, const char *p)
 	r->dsn[n] = '\0';
 }
 
-static void ext_parse(struct mf_smtp *s, const char *p)
+static void ext_parse(struct mf_smtp_parser *ps, const char *p)
 {
 	const char *arg = p + strcspn(p, " ");
 
 	if (!strncasecmp(p, "PIPELINING", 10) && (!p[10] || p[10] == ' '))
-		s->ext |= EXT_PIPELINING;
+		ps->ext |= EXT_PIPELINING;
 	else if (!strncasecmp(p, "SIZE", 4) && (!p[4] || p[4] == ' ')) {
-		s->ext |= EXT_SIZE;
-		s->max_size = strtoull(arg, NULL, 10);
+		ps->ext |= EXT_SIZE;
+		ps->max_size = strtoull(arg, NULL, 10);
 	} else if (!strcasecmp(p, "8BITMIME"))
-		s->ext |= EXT_8BITMIME;
+		ps->ext |= EXT_8BITMIME;
 	else if (!strcasecmp(p, "SMTPUTF8"))
-		s->ext |= EXT_SMTPUTF8;
+		ps->ext |= EXT_SMTPUTF8;
 	else if (!strcasecmp(p, "STARTTLS"))
-		s->ext |= EXT_STARTTLS;
+		ps->ext |= EXT_STARTTLS;
 	else if (!strncasecmp(p, "AUTH ", 5)) {
-		s->ext |= EXT_AUTH;
+		ps->ext |= EXT_AUTH;
 		for (p = arg; *p; p += strcspn(p, " ")) {
 			p += strspn(p, " ");
 			if (!strncasecmp(p, "PLAIN", 5) && (!p[5] || p[5] == ' '))
-				s->ext |= EXT_AUTH_PLAIN;
+				ps->ext |= EXT_AUTH_PLAIN;
 			if (!strncasecmp(p, "LOGIN", 5) && (!p[5] || p[5] == ' '))
-				s->ext |= EXT_AUTH_LOGIN;
+				ps->ext |= EXT_AUTH_LOGIN;
 		}
 	}
 }
 
-static int line_code(const char *l)
+/* "xyz" then end, ' ' or '-' (RFC 5321 4.2: x 2-5, y 0-5, z 0-9); 0 if not. */
+static int line_code(const char *l, size_t len)
 {
-	if (l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '9' ||
-	    l[2] < '0' || l[2] > '9' || (l[3] && l[3] != ' ' && l[3] != '-'))
+	if (len < 3 || l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '5' ||
+	    l[2] < '0' || l[2] > '9' || (len > 3 && l[3] != ' ' && l[3] != '-'))
 		return 0;
 	return (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
+}
+
+void mf_smtp_parser_init(struct mf_smtp_parser *p, int ehlo)
+{
+	memset(p, 0, sizeof *p);
+	p->ehlo = ehlo;
+}
+
+int mf_smtp_parser_line(struct mf_smtp_parser *p, const char *line, size_t len,
+			const char **why)
+{
+	int code = line_code(line, len);
+	const char *rest = len > 3 ? line + 4 : "";
+
+	if (len > MF_SMTP_LINE_MAX)
+		return *why = "reply line too long", -1;
+	if (strlen(line) != len)
+		return *why = "NUL in reply", -1;
+	if (!code)
+		return *why = "bad reply", -1;
+	if (p->lines && code != p->r.code)
+		return *why = "reply code changed inside a reply", -1;
+	if (++p->lines > MF_SMTP_REPLY_LINES)
+		return *why = "reply with too many lines", -1;
+	if (p->lines == 1) {
+		p->r.code = code;
+		snprintf(p->r.text, sizeof p->r.text, "%d", code);
+		dsn_parse(&p->r, rest);
+	} else if (p->ehlo) {
+		ext_parse(p, rest);
+	}
+	if (*rest)
+		text_add(&p->r, rest);
+	return len > 3 && line[3] == '-' ? 0 : 1;
+}
+
+long mf_smtp_parse_reply(struct mf_smtp_parser *p, const char *buf, size_t len,
+			 const char **why)
+{
+	char line[MF_SMTP_LINE_MAX + 2];
+	const char *nl;
+	size_t off = 0, n;
+	int rc;
+
+	do {
+		nl = memchr(buf + off, '\n', len - off);
+		n = nl ? (size_t)(nl - (buf + off)) : len - off;
+		if (n > MF_SMTP_LINE_MAX + 1 || (n == MF_SMTP_LINE_MAX + 1 && buf[off + n - 1] != '\r'))
+			return *why = "reply line too long", -1;
+		if (!nl)
+			return 0;
+		memcpy(line, buf + off, n);
+		n -= n && line[n - 1] == '\r';
+		line[n] = '\0';
+		off = (size_t)(nl - buf) + 1;
+	} while ((rc = mf_smtp_parser_line(p, line, n, why)) == 0);
+	return rc < 0 ? -1 : (long)off;
 }
 
 /* Read one (multi-line) reply; ehlo: parse each line after the first as an extension. */
@@ -349,35 +412,32 @@ static enum mf_status read_reply(struct mf_smtp *s, int timeout, int ehlo,
 				 struct mf_smtp_reply *r, struct mf_err *err)
 {
 	long long deadline = now_ms() + (long long)timeout * 1000;
-	char line[1024];
-	const char *rest;
-	int rc, code, more, first = 1;
+	char line[MF_SMTP_LINE_MAX + 2];
+	struct mf_smtp_parser p;
+	const char *why = "bad reply";
+	int rc;
 
-	memset(r, 0, sizeof *r);
-	for (;;) {
-		if ((rc = read_line(s, line, sizeof line, deadline)) < 0)
+	mf_smtp_parser_init(&p, ehlo);
+	do {
+		if ((rc = read_line(s, line, deadline)) == -5)
+			return sess_fail(s, err, "4.5.0", "reply line longer than %d bytes after %s",
+					 MF_SMTP_LINE_MAX, s->cmd);
+		if (rc < 0)
 			return io_fail(s, err, rc);
-		mf_log(LOG_DEBUG, "%s < %s", s->peer, line);
-		code = line_code(line);
-		if (!code || (!first && code != r->code))
-			return sess_fail(s, err, "4.5.0", "bad reply after %s: %.100s",
-					 s->cmd, line);
-		more = line[3] == '-';
-		rest = line[3] ? line + 4 : "";
-		if (first) {
-			r->code = code;
-			line[3] = '\0';
-			text_add(r, line);
-			dsn_parse(r, rest);
-		} else if (ehlo) {
-			ext_parse(s, rest);
-		}
-		if (*rest)
-			text_add(r, rest);
-		first = 0;
-		if (!more)
-			return MF_OK;
+		mf_log(LOG_DEBUG, "%s < %.*s", s->peer, rc, line);
+	} while ((rc = mf_smtp_parser_line(&p, line, (size_t)rc, &why)) == 0);
+	if (rc < 0) {
+		memset(&p.r, 0, sizeof p.r);
+		text_add(&p.r, line);   /* the offending line, made printable */
+		return sess_fail(s, err, "4.5.0", "%s after %s: %.100s", why, s->cmd,
+				 p.r.text);
 	}
+	*r = p.r;
+	if (ehlo && r->code / 100 == 2) {
+		s->ext = p.ext;
+		s->max_size = p.max_size;
+	}
+	return MF_OK;
 }
 
 /* Write one buffer of commands under the current command's name. */
@@ -755,6 +815,143 @@ enum mf_status mf_smtp_open(struct mf_smtp **sp, const struct sockaddr *sa,
 	return st;
 }
 
+/* --- the DATA encoder (see mf_smtp.h) --- */
+
+/*
+ * Rationale: the message is scanned for the next LF, CR and NUL with memchr,
+ * each found once per occurrence (the three positions are kept), and the
+ * text between them is copied whole: no byte loop.  The same code counts
+ * (out == NULL, the SIZE= pass mf-send already made) and writes, so the SIZE
+ * parameter is exact whatever had to be repaired.
+ */
+
+void mf_smtp_enc_init(struct mf_smtp_enc *e)
+{
+	memset(e, 0, sizeof *e);
+	e->bol = 1;
+	e->in_header = 1;
+}
+
+static size_t put(char *out, size_t o, const char *p, size_t n)
+{
+	if (out)
+		memcpy(out + o, p, n);
+	return o + n;
+}
+
+/* Text without line ends or NUL: dot-stuffed, folded past the line limit. */
+static size_t enc_text(struct mf_smtp_enc *e, const char *p, size_t n, char *out,
+		       size_t o)
+{
+	size_t room;
+
+	while (n) {
+		if (e->bol && *p == '.') {
+			o = put(out, o, ".", 1);   /* on the wire, not in SIZE */
+			e->linelen++;
+		}
+		e->bol = 0;
+		room = MF_SMTP_WIRE_LINE - e->linelen;
+		if (n <= room) {
+			e->linelen += n;
+			e->size += n;
+			return put(out, o, p, n);
+		}
+		o = put(out, o, p, room);
+		p += room;
+		n -= room;
+		e->folds++;
+		/* a header continues on a folded line; the body just breaks */
+		o = put(out, o, "\r\n ", e->in_header ? 3 : 2);
+		e->size += (uint64_t)room + (e->in_header ? 3 : 2);
+		e->linelen = e->in_header ? 1 : 0;
+		e->bol = !e->in_header;
+	}
+	return o;
+}
+
+static size_t enc_eol(struct mf_smtp_enc *e, char *out, size_t o)
+{
+	if (e->bol && e->in_header)
+		e->in_header = 0;   /* the empty line after the header */
+	e->bol = 1;
+	e->linelen = 0;
+	e->size += 2;
+	return put(out, o, "\r\n", 2);
+}
+
+static const char *next_of(const char *cur, const char *p, const char *end, int c)
+{
+	const char *f;
+
+	if (cur && cur >= p)
+		return cur;
+	f = memchr(p, c, (size_t)(end - p));
+	return f ? f : end;
+}
+
+static int has_8bit(const char *p, size_t n)
+{
+	uint64_t acc = 0, w;
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= (unsigned char)p[i];
+	return (acc & 0x8080808080808080ULL) != 0;
+}
+
+size_t mf_smtp_enc_block(struct mf_smtp_enc *e, const char *in, size_t n, char *out)
+{
+	const char *p = in, *end = in + n, *lf = NULL, *cr = NULL, *nul = NULL, *q;
+	size_t o = 0;
+
+	if (!e->eight_bit)
+		e->eight_bit = has_8bit(in, n);
+	while (p < end) {
+		if (e->after_cr) {
+			e->after_cr = 0;
+			if (*p == '\n') {
+				p++;        /* CRLF: one line end, already written */
+				continue;
+			}
+			e->bare_crs++;
+		}
+		lf = next_of(lf, p, end, '\n');
+		cr = next_of(cr, p, end, '\r');
+		nul = next_of(nul, p, end, '\0');
+		q = lf < cr ? lf : cr;
+		q = nul < q ? nul : q;
+		o = enc_text(e, p, (size_t)(q - p), out, o);
+		if (q == end)
+			break;
+		p = q + 1;
+		if (*q == '\0') {
+			e->nuls++;
+			continue;
+		}
+		e->after_cr = *q == '\r';
+		o = enc_eol(e, out, o);
+	}
+	return o;
+}
+
+size_t mf_smtp_enc_end(struct mf_smtp_enc *e, char *out)
+{
+	size_t o = 0;
+
+	if (e->after_cr) {
+		e->after_cr = 0;
+		e->bare_crs++;
+	}
+	if (!e->bol)
+		o = enc_eol(e, out, o);
+	return put(out, o, ".\r\n", 3);
+}
+
 /* --- one transaction --- */
 
 struct msg_info {
@@ -762,27 +959,56 @@ struct msg_info {
 	int eight_bit;
 };
 
-static enum mf_status msg_scan(struct mf_smtp *s, int fd, uint64_t size,
-			       struct msg_info *mi, struct mf_err *err)
+/* The prefix then the message through the encoder, writing (out) or counting. */
+static enum mf_status encode_all(struct mf_smtp *s, int fd, struct mf_smtp_enc *e,
+				 char *out, struct mf_err *err)
 {
-	static char buf[BLOCK_SIZE];
+	static char in[BLOCK_SIZE];
+	size_t plen = s->prefix ? strlen(s->prefix) : 0, k, o;
 	uint64_t off = 0;
-	ssize_t r, i;
+	ssize_t r;
+	int rc;
 
-	mi->wire_size = size + (s->prefix ? 2 * strlen(s->prefix) : 0);
-	mi->eight_bit = 0;
-	while ((r = pread(fd, buf, sizeof buf, (off_t)off)) != 0) {
+	mf_smtp_enc_init(e);
+	for (; off < plen; off += k) {
+		k = plen - off > BLOCK_SIZE ? BLOCK_SIZE : plen - off;
+		o = mf_smtp_enc_block(e, s->prefix + off, k, out);
+		if (out && (rc = raw_write(s, out, o, s->o.t_block)) < 0)
+			return io_fail(s, err, rc);
+	}
+	for (off = 0; (r = pread(fd, in, sizeof in, (off_t)off)) != 0; off += (uint64_t)r) {
+		if (r < 0 && errno == EINTR) {
+			r = 0;
+			continue;
+		}
 		if (r < 0) {
-			if (errno == EINTR)
-				continue;
+			if (out)
+				s->broken = 1;
 			return mf_err_errno(err, errno, "%s: read message", s->peer);
 		}
-		for (i = 0; i < r; i++) {
-			mi->wire_size += buf[i] == '\n';
-			mi->eight_bit |= (unsigned char)buf[i] >= 0x80;
-		}
-		off += (uint64_t)r;
+		o = mf_smtp_enc_block(e, in, (size_t)r, out);
+		if (out && (rc = raw_write(s, out, o, s->o.t_block)) < 0)
+			return io_fail(s, err, rc);
 	}
+	o = mf_smtp_enc_end(e, out);
+	return out && (rc = raw_write(s, out, o, s->o.t_block)) < 0 ? io_fail(s, err, rc)
+								    : MF_OK;
+}
+
+static enum mf_status msg_scan(struct mf_smtp *s, int fd, struct msg_info *mi,
+			       struct mf_err *err)
+{
+	struct mf_smtp_enc e;
+
+	if (encode_all(s, fd, &e, NULL, err))
+		return err->status;
+	mi->wire_size = e.size;
+	mi->eight_bit = e.eight_bit;
+	if (e.bare_crs || e.nuls || e.folds)
+		mf_log(LOG_NOTICE, "%s: made fit for SMTP: %llu bare CR sent as line ends, "
+		       "%llu NUL removed, %llu lines over %d bytes folded", s->peer,
+		       (unsigned long long)e.bare_crs, (unsigned long long)e.nuls,
+		       (unsigned long long)e.folds, MF_SMTP_WIRE_LINE);
 	return MF_OK;
 }
 
@@ -847,61 +1073,43 @@ static enum mf_status flush_cmds(struct mf_smtp *s, struct mf_buf *b, const char
 	return st;
 }
 
-/* Dot-stuff and CRLF one block into out; *bol and *prev carry across blocks. */
-static size_t stuff_block(const char *in, size_t n, char *out, int *bol, char *prev)
+/*
+ * A reply that cannot answer the command it came for (RFC 5321 4.3.2) means
+ * the server is out of step -- with PIPELINING, replies out of order -- or
+ * says 250 to DATA without taking the data: nothing it says is believed, the
+ * transaction fails (temporarily) and the session ends.
+ */
+static enum mf_status in_step(struct mf_smtp *s, const struct mf_smtp_reply *r, int data,
+			      struct mf_err *err)
 {
-	size_t i, o = 0;
-	char c;
+	if (data ? r->code == 354 || r->code >= 400 : r->code / 100 != 3)
+		return MF_OK;
+	return sess_fail(s, err, "4.5.0", "protocol error: reply to %s out of step: %.100s",
+			 s->cmd, r->text);
+}
 
-	for (i = 0; i < n; i++) {
-		c = in[i];
-		if (*bol && c == '.')
-			out[o++] = '.';
-		if (c == '\n' && *prev != '\r')
-			out[o++] = '\r';
-		out[o++] = c;
-		*bol = c == '\n';
-		*prev = c;
-	}
-	return o;
+static enum mf_status read_step(struct mf_smtp *s, int timeout, int data,
+				struct mf_smtp_reply *r, struct mf_err *err)
+{
+	if (read_reply(s, timeout, 0, r, err))
+		return err->status;
+	return in_step(s, r, data, err);
 }
 
 static enum mf_status send_body(struct mf_smtp *s, int fd, struct mf_err *err)
 {
-	static char in[BLOCK_SIZE], out[2 * BLOCK_SIZE + 8];
-	uint64_t off = 0;
-	size_t o;
-	ssize_t r;
-	int bol = 1, rc;
-	char prev = '\n';
+	static char out[MF_SMTP_ENC_OUT(BLOCK_SIZE)];
+	struct mf_smtp_enc e;
 
+	/* after 354 the server must wait for the data: anything already here
+	 * was sent ahead of its turn */
+	if (s->rpos != s->rlen)
+		return sess_fail(s, err, "4.5.0", "protocol error: data after the 354 reply");
 	s->cmd = "DATA";
-	if (s->prefix && *s->prefix) {
-		size_t n = strlen(s->prefix);
-		o = stuff_block(s->prefix, n > BLOCK_SIZE ? BLOCK_SIZE : n, out, &bol, &prev);
-		if ((rc = raw_write(s, out, o, s->o.t_block)) < 0)
-			return io_fail(s, err, rc);
-	}
-	while ((r = pread(fd, in, sizeof in, (off_t)off)) != 0) {
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			s->broken = 1;
-			return mf_err_errno(err, errno, "%s: read message", s->peer);
-		}
-		off += (uint64_t)r;
-		o = stuff_block(in, (size_t)r, out, &bol, &prev);
-		if ((rc = raw_write(s, out, o, s->o.t_block)) < 0)
-			return io_fail(s, err, rc);
-	}
-	o = 0;
-	if (!bol)
-		out[o++] = '\r', out[o++] = '\n';
-	memcpy(out + o, ".\r\n", 3);
-	mf_log(LOG_DEBUG, "%s > (%llu bytes) .", s->peer, (unsigned long long)off);
+	if (encode_all(s, fd, &e, out, err))
+		return err->status;
+	mf_log(LOG_DEBUG, "%s > (%llu bytes) .", s->peer, (unsigned long long)e.size);
 	s->cmd = "end of data";
-	if ((rc = raw_write(s, out, o + 3, s->o.t_block)) < 0)
-		return io_fail(s, err, rc);
 	return MF_OK;
 }
 
@@ -950,7 +1158,7 @@ static enum mf_status data_phase(struct mf_smtp *s, const struct mf_smtp_reply *
 	if (send_body(s, msgfd, err))
 		return err->status;
 	if (!s->o.lmtp) {
-		if (read_reply(s, s->o.t_eod, 0, &r, err))
+		if (read_step(s, s->o.t_eod, 0, &r, err))
 			return err->status;
 		copy_to_all(rc, n, &r, 1);
 		s->need_rset = 0;
@@ -959,7 +1167,7 @@ static enum mf_status data_phase(struct mf_smtp *s, const struct mf_smtp_reply *
 	for (i = 0; i < n; i++) {
 		if (rc[i].reply.code / 100 != 2)
 			continue;
-		if (read_reply(s, s->o.t_eod, 0, &r, err))
+		if (read_step(s, s->o.t_eod, 0, &r, err))
 			return lmtp_cut(s, rc, i, n, err);
 		rc[i].reply = r;
 	}
@@ -979,6 +1187,25 @@ static enum mf_status abort_data(struct mf_smtp *s, struct mf_err *err)
 	return read_reply(s, s->o.t_eod, 0, &r, err);
 }
 
+/* RFC 5321 4.5.3.1.10: 452 (or 4.5.3) to RCPT -- this transaction is full,
+ * another may take the recipient now.  (452 4.2.x is a full mailbox.) */
+static int too_many(const struct mf_smtp_reply *r)
+{
+	return !strcmp(r->dsn, "4.5.3") || (r->code == 452 && strncmp(r->dsn, "4.2.", 4));
+}
+
+/* After the RCPT replies of a transaction whose MAIL was accepted: the
+ * recipients refused as too many while the server took at least one. */
+static void mark_again(struct mf_smtp *s, const struct mf_smtp_rcpt *rc, size_t n)
+{
+	size_t i;
+
+	if (!s->again || !count_accepted(rc, n))
+		return;
+	for (i = 0; i < n; i++)
+		s->again[i] = too_many(&rc[i].reply) != 0;
+}
+
 static enum mf_status trans_pipelined(struct mf_smtp *s, struct mf_buf *b,
 				      struct mf_smtp_rcpt *rc, size_t n, int msgfd,
 				      struct mf_err *err)
@@ -993,19 +1220,20 @@ static enum mf_status trans_pipelined(struct mf_smtp *s, struct mf_buf *b,
 		return mf_err_set(err, MF_ENOMEM, "%s: out of memory", s->peer);
 	if (flush_cmds(s, b, "MAIL FROM", s->o.t_mail, err))
 		return err->status;
-	if (read_reply(s, s->o.t_mail, 0, &mr, err))
+	if (read_step(s, s->o.t_mail, 0, &mr, err))
 		return err->status;
 	s->cmd = "RCPT TO";
 	for (i = 0; i < n; i++)
-		if (read_reply(s, s->o.t_rcpt, 0, &rc[i].reply, err))
+		if (read_step(s, s->o.t_rcpt, 0, &rc[i].reply, err))
 			return err->status;
 	s->cmd = "DATA";
-	if (read_reply(s, s->o.t_data, 0, &dr, err))
+	if (read_step(s, s->o.t_data, 1, &dr, err))
 		return err->status;
 	if (mr.code / 100 != 2) {
 		copy_to_all(rc, n, &mr, 0);
 		return dr.code == 354 ? abort_data(s, err) : MF_OK;
 	}
+	mark_again(s, rc, n);
 	if (!count_accepted(rc, n))
 		return dr.code == 354 ? abort_data(s, err) : MF_OK;
 	return data_phase(s, &dr, rc, n, msgfd, err);
@@ -1019,7 +1247,7 @@ static enum mf_status trans_stepwise(struct mf_smtp *s, struct mf_buf *b,
 	size_t i;
 
 	if (flush_cmds(s, b, "MAIL FROM", s->o.t_mail, err) ||
-	    read_reply(s, s->o.t_mail, 0, &mr, err))
+	    read_step(s, s->o.t_mail, 0, &mr, err))
 		return err->status;
 	if (mr.code / 100 != 2) {
 		copy_to_all(rc, n, &mr, 0);
@@ -1027,11 +1255,13 @@ static enum mf_status trans_stepwise(struct mf_smtp *s, struct mf_buf *b,
 	}
 	for (i = 0; i < n; i++)
 		if (command(s, "RCPT TO", s->o.t_rcpt, &rc[i].reply, err,
-			    "RCPT TO:<%s>", rc[i].addr))
+			    "RCPT TO:<%s>", rc[i].addr) ||
+		    in_step(s, &rc[i].reply, 0, err))
 			return err->status;
+	mark_again(s, rc, n);
 	if (!count_accepted(rc, n))
 		return MF_OK;
-	if (command(s, "DATA", s->o.t_data, &dr, err, "DATA"))
+	if (command(s, "DATA", s->o.t_data, &dr, err, "DATA") || in_step(s, &dr, 1, err))
 		return err->status;
 	return data_phase(s, &dr, rc, n, msgfd, err);
 }
@@ -1076,29 +1306,23 @@ static int precheck(struct mf_smtp *s, const char *sender, struct mf_smtp_rcpt *
 	return 0;
 }
 
+/* One transaction for rcpts[0..n): every reply set, or an error (none set). */
 static enum mf_status transaction(struct mf_smtp *s, const char *sender,
 				  struct mf_smtp_rcpt *rcpts, size_t n, int msgfd,
-				  uint64_t size, struct mf_err *err)
+				  const struct msg_info *mi, struct mf_err *err)
 {
 	struct mf_buf b = { 0 };
-	struct msg_info mi;
 	enum mf_status st;
 	size_t i;
 	int utf8;
 
-	if (s->broken)
-		return mf_err_set(err, MF_EINTERNAL, "%s: session is broken", s->peer);
 	for (i = 0; i < n; i++)
 		memset(&rcpts[i].reply, 0, sizeof rcpts[i].reply);
-	if (!n)
-		return MF_OK;
-	if (msg_scan(s, msgfd, size, &mi, err))
-		return err->status;
-	if (precheck(s, sender, rcpts, n, &mi, &utf8))
+	if (precheck(s, sender, rcpts, n, mi, &utf8))
 		return MF_OK;
 	if (rset(s, err))
 		return err->status;
-	if (add_mail(s, &b, sender, &mi, utf8, err)) {
+	if (add_mail(s, &b, sender, mi, utf8, err)) {
 		mf_buf_free(&b);
 		return err->status;
 	}
@@ -1114,6 +1338,106 @@ static enum mf_status transaction(struct mf_smtp *s, const char *sender,
 	return st;
 }
 
+/* Recipients of a transaction that broke: 451 for those it offered, "not
+ * tried" (no attempt charged) for those after. */
+static void batch_cut(struct mf_smtp_rcpt *rcpts, const size_t *todo, size_t tried,
+		      size_t ntodo, const struct mf_err *err)
+{
+	size_t j;
+
+	for (j = 0; j < ntodo; j++) {
+		if (j < tried)
+			reply_set(&rcpts[todo[j]].reply, 451, "4.4.2", "451 4.4.2 %.490s", err->msg);
+		else
+			reply_set(&rcpts[todo[j]].reply, MF_SMTP_NOT_TRIED, "",
+				  "not tried: the session ended before");
+	}
+}
+
+/* One batch: transaction for todo[0..k), then the replies moved to rcpts,
+ * except the recipients refused as too many, kept at the front of todo
+ * (again: k flags, scratch). */
+static enum mf_status batch(struct mf_smtp *s, const char *sender, struct mf_smtp_rcpt *rcpts,
+			    size_t *todo, size_t *ntodo, struct mf_smtp_rcpt *b, size_t k,
+			    unsigned char *again, int msgfd, const struct msg_info *mi,
+			    struct mf_err *err)
+{
+	size_t j, left = 0;
+	enum mf_status st;
+
+	for (j = 0; j < k; j++)
+		b[j].addr = rcpts[todo[j]].addr;
+	memset(again, 0, k);
+	s->again = again;
+	st = transaction(s, sender, b, k, msgfd, mi, err);
+	s->again = NULL;
+	if (st)
+		return st;
+	for (j = 0; j < k; j++) {
+		if (again[j])
+			todo[left++] = todo[j];
+		else
+			rcpts[todo[j]].reply = b[j].reply;
+	}
+	memmove(todo + left, todo + k, (*ntodo - k) * sizeof *todo);
+	*ntodo = left + *ntodo - k;
+	return MF_OK;
+}
+
+/*
+ * At most rcpt_limit recipients per transaction; recipients refused as too
+ * many go into the next transaction at once.  A recipient is only marked so
+ * when another of its transaction was accepted: each round takes at least
+ * one recipient off the list, so there are at most n rounds.
+ */
+static enum mf_status batches(struct mf_smtp *s, const char *sender,
+			      struct mf_smtp_rcpt *rcpts, size_t n, int msgfd,
+			      struct mf_err *err)
+{
+	size_t limit = s->o.rcpt_limit ? s->o.rcpt_limit : 100, ntodo = n, j, k;
+	size_t *todo = NULL;
+	unsigned char *again = NULL;
+	struct mf_smtp_rcpt *b = NULL;
+	struct msg_info mi = { 0, 0 };
+	enum mf_status st = MF_OK;
+	int first = 1;
+
+	for (j = 0; j < n; j++)
+		memset(&rcpts[j].reply, 0, sizeof rcpts[j].reply);
+	if (s->broken)
+		return mf_err_set(err, MF_EINTERNAL, "%s: session is broken", s->peer);
+	if (n && s->rpos != s->rlen)   /* a kept session the server wrote to unasked */
+		return sess_fail(s, err, "4.5.0", "protocol error: unexpected data before MAIL");
+	if (!n || msg_scan(s, msgfd, &mi, err))
+		return n ? err->status : MF_OK;
+	todo = malloc(n * sizeof *todo);
+	b = calloc(n < limit ? n : limit, sizeof *b);
+	again = malloc(n < limit ? n : limit);
+	if (!todo || !b || !again) {
+		st = mf_err_set(err, MF_ENOMEM, "%s: out of memory", s->peer);
+		goto out;
+	}
+	for (j = 0; j < n; j++)
+		todo[j] = j;
+	while (ntodo && !s->broken) {
+		k = ntodo < limit ? ntodo : limit;
+		if ((st = batch(s, sender, rcpts, todo, &ntodo, b, k, again, msgfd, &mi, err))) {
+			if (first)
+				goto out;
+			batch_cut(rcpts, todo, k, ntodo, err);
+			ntodo = 0;
+			st = MF_OK;
+		}
+		first = 0;
+	}
+	batch_cut(rcpts, todo, 0, ntodo, err);
+out:
+	free(todo);
+	free(again);
+	free(b);
+	return st;
+}
+
 enum mf_status mf_smtp_send(struct mf_smtp *s, const char *sender,
 			    struct mf_smtp_rcpt *rcpts, size_t n, int msgfd,
 			    uint64_t size, struct mf_err *err)
@@ -1122,8 +1446,9 @@ enum mf_status mf_smtp_send(struct mf_smtp *s, const char *sender,
 	enum mf_status st;
 	sigset_t old;
 
+	(void)size;   /* SIZE= is counted from the file itself */
 	pipe_block(&old);
-	st = transaction(s, sender, rcpts, n, msgfd, size, err ? err : &local);
+	st = batches(s, sender, rcpts, n, msgfd, err ? err : &local);
 	pipe_restore(&old);
 	return st;
 }

@@ -8,7 +8,9 @@
 # Listens on 127.0.0.1 only and prints "ready" once listening.  Each accepted
 # message is DIR/N.eml (the content as received, after un-stuffing) and
 # DIR/N.env, written last: "MAIL FROM:<a> PARAMS", "RCPT TO:<b>" lines,
-# "TLS: yes|no", "AUTH: user".  The rules file is re-read per command:
+# "TLS: yes|no", "AUTH: user".  DIR/data.log gets a line per end of data:
+# the number of recipients and the reply code.  The rules file is re-read
+# per command:
 #   rcpt ADDR CODE TEXT     reply to RCPT TO for ADDR (or *)
 #   mail ADDR CODE TEXT     reply to MAIL FROM
 #   data * CODE TEXT        reply at the end of data
@@ -16,6 +18,9 @@
 #   ehlo * CODE TEXT        reply to EHLO/LHLO (HELO then works)
 #   delay CMD SECONDS       sleep before answering CMD (mail, rcpt, data)
 #   nopipelining            do not advertise PIPELINING
+#   rcptlimit N             452 4.5.3 to every RCPT after N in a transaction
+#   dropafter N             close the connection at MAIL after N messages
+#                           in the same session
 import argparse
 import asyncio
 import os
@@ -69,8 +74,18 @@ class Handler:
             responses.insert(1, '250-PIPELINING')
         return responses
 
+    def number(self, name):
+        for w in self.rules():
+            if len(w) >= 2 and w[0] == name:
+                return int(w[1])
+        return None
+
     async def handle_MAIL(self, server, session, envelope, address, options):
         await self.delay('mail')
+        drop = self.number('dropafter')
+        if drop is not None and getattr(session, 'mf_stored', 0) >= drop:
+            server.transport.close()
+            return '421 4.3.0 closing'
         reply = self.match('mail', address)
         if reply:
             return reply
@@ -83,6 +98,9 @@ class Handler:
         reply = self.match('rcpt', address)
         if reply:
             return reply
+        limit = self.number('rcptlimit')
+        if limit is not None and len(envelope.rcpt_tos) >= limit:
+            return '452 4.5.3 Too many recipients'
         envelope.rcpt_tos.append(address)
         return '250 2.1.5 Ok'
 
@@ -105,12 +123,18 @@ class Handler:
         os.rename(tmp, os.path.join(d, '%d.env' % n))
         return n
 
+    def log_data(self, envelope, reply):
+        with open(os.path.join(self.args.dir, 'data.log'), 'a') as f:
+            f.write('%d %s\n' % (len(envelope.rcpt_tos), reply.split()[0]))
+
     async def handle_DATA(self, server, session, envelope):
         await self.delay('data')
         reply = self.match('data', '*')
+        self.log_data(envelope, reply or '250')
         if reply:
             return reply
         n = self.store(server, session, envelope)
+        session.mf_stored = getattr(session, 'mf_stored', 0) + 1
         if not self.args.lmtp:
             return '250 2.0.0 Ok: queued as %d' % n
         return '\r\n'.join(self.match('lmtp', r) or '250 2.1.5 %s delivered' % r
