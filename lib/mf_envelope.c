@@ -357,7 +357,7 @@ static int entry_value(struct in *p, unsigned k, const char *v)
 	switch (k) {
 	case E_VERSION:
 		if (number(v, 1000, &u) < 0 || u != MF_ENVELOPE_VERSION)
-			return fail(p, "Version %.10s is not read by this mf (it reads %d)", v,
+			return fail(p, "Version: not %d, the only one this mf reads",
 				    MF_ENVELOPE_VERSION);
 		return 0;
 	case E_ID:
@@ -472,7 +472,7 @@ static int end_line(struct in *p, const char *v)
 	if (!p->env->nrcpts)
 		return fail(p, "no recipients");
 	if (number(v, SIZE_MAX, &n) < 0 || n != p->env->nrcpts)
-		return fail(p, "End: does not count the %zu recipients read: cut short or edited",
+		return fail(p, "End: not the number of recipients read (%zu): cut short or edited",
 			    p->env->nrcpts);
 	p->ended = 1;
 	return 0;

@@ -363,6 +363,9 @@ static void test_bad(void)
 	BAD("a blank line", HEAD "\n" RCPT END1, 6);
 	BAD("End twice", HEAD RCPT END1 END1, 10);
 	BAD("End in the entry block", HEAD END1, 6);
+	BAD("a recipient key in the entry block", HEAD "State: pending\n" RCPT END1, 6);
+	BAD("an entry key in a recipient block", HEAD RCPT "Sender: <s@example.org>\n" END1, 9);
+	BAD("End spelt end", HEAD RCPT "end: 1\n", 9);
 	{
 		static const char t[] = HEAD RCPT END1 "TRAILING";
 		struct mf_envelope env;
@@ -558,7 +561,7 @@ static void test_set(void)
 
 int main(void)
 {
-	tap_plan(138);
+	tap_plan(141);
 	test_round_trip();
 	test_unknown_keys();
 	test_flatten();
