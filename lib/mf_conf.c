@@ -41,6 +41,8 @@ static const struct schema schema[] = {
 	{ "General", "Hostname", T_STRING, "" },
 	{ "General", "Syslog", T_BOOL, "yes" },
 	{ "General", "LogLevel", T_LOGLEVEL, "info" },
+	{ "General", "User", T_STRING, "" },
+	{ "General", "MinFreeSpace", T_SIZE, "100M" },
 	{ "Receiver", "MaxSize", T_SIZE, "50M" },
 	{ "Notifier", "ReportingMTA", T_STRING, "" },
 	{ "Notifier", "From", T_STRING, "" },
@@ -70,6 +72,8 @@ static const struct schema schema[] = {
 	{ "Sender", "AuthUser", T_STRING, "" },
 	{ "Sender", "AuthPasswordFile", T_PATH, "" },
 	{ "Sender", "Resolver", T_STRING, "" },
+	{ "Sender", "MaxMXHosts", T_UINT, "5" },
+	{ "Sender", "MXLoopExempt", T_STRING, "" },
 	{ "Sender", "Workers", T_UINT, "1" },
 	{ "Sender", "QueueRunInterval", T_DURATION, "1m" },
 	{ "Sender", "NotifyProgram", T_PATH, "" },
@@ -495,6 +499,18 @@ const char *mf_conf_str(const struct mf_conf *c, const char *section,
 	if (it)
 		return it->value;
 	return sc ? sc->def : "";
+}
+
+unsigned mf_conf_line(const struct mf_conf *c, const char *section,
+		      const char *id, const char *key)
+{
+	const struct item *it = NULL;
+
+	if (id)
+		it = find_item(c, section, id, key);
+	if (!it)
+		it = find_item(c, section, NULL, key);
+	return it ? it->line : 0;
 }
 
 int64_t mf_conf_duration(const struct mf_conf *c, const char *section,

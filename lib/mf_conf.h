@@ -35,6 +35,9 @@ const char *mf_conf_path(const struct mf_conf *conf);
 
 const char *mf_conf_str(const struct mf_conf *c, const char *section,
 			const char *id, const char *key);
+/* The line a key was set on (for "FILE:LINE: why" after loading); 0 if unset. */
+unsigned mf_conf_line(const struct mf_conf *c, const char *section,
+		      const char *id, const char *key);
 int64_t mf_conf_duration(const struct mf_conf *c, const char *section,
 			 const char *id, const char *key);
 uint64_t mf_conf_size(const struct mf_conf *c, const char *section,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -46,33 +47,123 @@ static void reply_errno(struct mf_smtp_reply *r, int errnum, const char *what)
 	mf_reply_set(r, 451, full ? "4.3.1" : "4.3.0", "%s: %s", what, strerror(errnum));
 }
 
-/* dir with %u %d %a of rcpt; -1 when it does not fit or names a parent */
-static int expand_dir(const char *tmpl, const char *rcpt, char *out, size_t outsz)
+/*
+ * Maildir paths.  The directories before the component that holds the first
+ * '%' of the template are the admin's and are opened as they are; every
+ * component from there on, and tmp/, new/ and cur/, is opened relative to
+ * its parent with O_NOFOLLOW, made (0700) when missing, and must be a real
+ * directory.  A macro value is refused (5.1.3) when it would not stay one
+ * component: it holds a '/' or a control character, starts with a dot, or
+ * makes its component longer than NAME_MAX.  A component that comes out
+ * empty is left out (%d of <postmaster>), unless every one with a macro does.
+ */
+struct walk {
+	int fd;			/* the directory reached so far */
+	char path[PATH_MAX];	/* its name, for messages */
+};
+
+/* 1 when a macro value may stand in a path component */
+static int value_safe(const char *v, size_t len)
+{
+	size_t i;
+
+	if (len && v[0] == '.')
+		return 0;
+	for (i = 0; i < len; i++)
+		if (v[i] == '/' || (unsigned char)v[i] < 32 || v[i] == 127)
+			return 0;
+	return 1;
+}
+
+/* The value of macro c for rcpt (%u local part, %d domain, %a address). */
+static int macro_value(char c, const char *rcpt, const char **v, size_t *len)
 {
 	const char *at = strrchr(rcpt, '@');
-	size_t ulen = at ? (size_t)(at - rcpt) : strlen(rcpt);
-	const char *dom = at ? at + 1 : "";
-	struct mf_buf b = { 0 };
-	int rc = 0;
 
-	for (; *tmpl && rc == 0; tmpl++) {
-		if (*tmpl != '%' || !tmpl[1]) {
-			rc = mf_buf_add(&b, tmpl, 1);
-			continue;
+	*v = c == 'd' ? (at ? at + 1 : "") : rcpt;
+	*len = c == 'u' && at ? (size_t)(at - rcpt) : strlen(*v);
+	return c == 'u' || c == 'd' || c == 'a';
+}
+
+static void refuse_address(struct mf_smtp_reply *r, const char *rcpt)
+{
+	mf_reply_set(r, 550, "5.1.3", "maildir: <%s> cannot name a mailbox ('/', leading '.', "
+		     "control character, empty or too long)", rcpt);
+}
+
+/* Component [s, e) of the template for rcpt into out[NAME_MAX + 1]: 1 when it
+ * holds a macro, 0 when not, 2 when it holds one and came out empty (it is
+ * left out, as %d of <postmaster>), -1 (reply set) when it cannot be used. */
+static int expand_component(const char *s, const char *e, const char *rcpt,
+			    char *out, struct mf_smtp_reply *r)
+{
+	size_t n = 0, len;
+	const char *v;
+	int macro = 0;
+
+	for (; s < e; s++) {
+		if (*s == '%' && s + 1 < e && macro_value(s[1], rcpt, &v, &len)) {
+			if (!value_safe(v, len))
+				goto bad_value;
+			macro = 1;
+			s++;
+		} else {
+			if (*s == '%' && s + 1 < e)
+				s++; /* %% and %x: the character */
+			v = s;
+			len = 1;
 		}
-		tmpl++;
-		rc = *tmpl == 'u' ? mf_buf_add(&b, rcpt, ulen)
-		   : *tmpl == 'd' ? mf_buf_adds(&b, dom)
-		   : *tmpl == 'a' ? mf_buf_adds(&b, rcpt)
-		   : mf_buf_add(&b, tmpl, 1);
+		if (n + len > NAME_MAX)
+			goto bad_value;
+		memcpy(out + n, v, len);
+		n += len;
 	}
-	if (rc == 0 && (!b.data || b.len >= outsz || strstr(b.data, "/../") ||
-			strstr(b.data, "/./")))
-		rc = -1;
-	if (rc == 0)
-		memcpy(out, b.data, b.len + 1);
-	mf_buf_free(&b);
-	return rc;
+	out[n] = '\0';
+	if (macro && !n)
+		return 2;
+	if (!strcmp(out, ".") || !strcmp(out, "..")) {
+		mf_reply_set(r, 451, "4.3.5", "maildir path: a component '%s' is refused", out);
+		return -1;
+	}
+	return macro;
+bad_value:
+	refuse_address(r, rcpt);
+	return -1;
+}
+
+/* Open name in parent, without following a link, making it when missing. */
+static int open_subdir(int parent, const char *path, const char *name,
+		       struct mf_smtp_reply *r)
+{
+	int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	int fd = openat(parent, name, flags);
+
+	if (fd < 0 && errno == ENOENT && (mkdirat(parent, name, 0700) == 0 || errno == EEXIST))
+		fd = openat(parent, name, flags);
+	if (fd >= 0)
+		return fd;
+	if (errno == ELOOP || errno == ENOTDIR)
+		mf_reply_set(r, 451, "4.3.0", "maildir %s/%s: a symbolic link or not a directory, "
+			     "not followed", path, name);
+	else
+		reply_errno(r, errno, path);
+	return -1;
+}
+
+static int walk_step(struct walk *w, const char *name, struct mf_smtp_reply *r)
+{
+	size_t len = strlen(w->path);
+	int fd = open_subdir(w->fd, w->path, name, r);
+
+	if (fd < 0)
+		return -1;
+	close(w->fd);
+	w->fd = fd;
+	if (snprintf(w->path + len, sizeof w->path - len, "/%s", name) >= (int)(sizeof w->path - len)) {
+		mf_reply_set(r, 451, "4.3.5", "maildir path too long");
+		return -1;
+	}
+	return 0;
 }
 
 static int mkdirs(char *path)
@@ -90,6 +181,65 @@ static int mkdirs(char *path)
 		*p = '/';
 	}
 	return mkdir(path, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* The trusted start: tmpl up to len, made when missing, links followed. */
+static int walk_start(struct walk *w, const char *tmpl, size_t len, struct mf_smtp_reply *r)
+{
+	if (len >= sizeof w->path) {
+		mf_reply_set(r, 451, "4.3.5", "maildir path too long");
+		return -1;
+	}
+	memcpy(w->path, tmpl, len);
+	w->path[len] = '\0';
+	if (!len)
+		w->path[0] = '/';
+	w->fd = open(w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->fd < 0 && errno == ENOENT && mkdirs(w->path) == 0)
+		w->fd = open(w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->fd < 0) {
+		reply_errno(r, errno, w->path);
+		return -1;
+	}
+	if (!len)
+		w->path[0] = '\0';
+	return 0;
+}
+
+/* Reach the maildir of rcpt: w->fd is open on it, or -1 (reply set). */
+static int walk_maildir(struct walk *w, const char *tmpl, const char *rcpt,
+			struct mf_smtp_reply *r)
+{
+	const char *pct = strchr(tmpl, '%'), *end = tmpl + strlen(tmpl), *s, *e;
+	char name[NAME_MAX + 1];
+	int made = 0, rc;
+	size_t start;
+
+	while (end > tmpl + 1 && end[-1] == '/')
+		end--;
+	s = pct && pct < end ? pct : end; /* without a macro, the last component */
+	while (s > tmpl && s[-1] != '/')
+		s--;
+	start = s > tmpl ? (size_t)(s - tmpl - 1) : 0;
+	if (*tmpl != '/' || walk_start(w, tmpl, start, r) < 0) {
+		if (*tmpl != '/')
+			mf_reply_set(r, 451, "4.3.5", "maildir path %s is not absolute", tmpl);
+		return -1;
+	}
+	for (; *s; s = *e ? e + 1 : e) {
+		e = s + strcspn(s, "/");
+		if (e == s)
+			continue;
+		rc = expand_component(s, e, rcpt, name, r);
+		if (rc < 0 || (rc != 2 && walk_step(w, name, r) < 0))
+			return -1;
+		made |= rc;
+	}
+	if (made == 2) {
+		refuse_address(r, rcpt); /* every macro empty: not the parent of all */
+		return -1;
+	}
+	return 0;
 }
 
 /* Return-Path + Delivered-To, then the message from msgfd. */
@@ -125,140 +275,227 @@ static int write_copy(int out, const struct mf_envelope *env, const char *rcpt,
 	return copy_message(out, prefix, msgfd);
 }
 
-void mf_deliver_maildir(const char *tmpl, const struct mf_envelope *env,
-			const char *rcpt, int msgfd, const char *host,
-			const char *prefix, struct mf_smtp_reply *reply)
+/* Write the copy as tmp/name, fsync it, rename it into new/, fsync new/. */
+static void store(int tmpfd, int newfd, const char *dir, const char *name,
+		  const struct mf_envelope *env, const char *rcpt, int msgfd,
+		  const char *prefix, struct mf_smtp_reply *reply)
 {
-	char dir[PATH_MAX], sub[PATH_MAX], tmp[PATH_MAX], dst[PATH_MAX], name[256];
-	static unsigned counter;
-	struct timeval tv;
 	int fd, saved;
-	size_t i;
 
-	if (expand_dir(tmpl, rcpt, dir, sizeof dir - 16) < 0) {
-		mf_reply_set(reply, 451, "4.3.5", "maildir path %s: bad for <%s>", tmpl, rcpt);
-		return;
-	}
-	for (i = 0; i < 3; i++) {
-		if (snprintf(sub, sizeof sub, "%.4000s/%s", dir,
-			     i == 0 ? "tmp" : i == 1 ? "new" : "cur") < 0 || mkdirs(sub) < 0) {
-			reply_errno(reply, errno, sub);
-			return;
-		}
-	}
-	gettimeofday(&tv, NULL);
-	snprintf(name, sizeof name, "%lld.M%06ldP%ldQ%u.%s", (long long)tv.tv_sec,
-		 (long)tv.tv_usec, (long)getpid(), ++counter, host);
-	if (snprintf(tmp, sizeof tmp, "%s/tmp/%s", dir, name) >= (int)sizeof tmp ||
-	    snprintf(dst, sizeof dst, "%s/new/%s", dir, name) >= (int)sizeof dst) {
-		mf_reply_set(reply, 451, "4.3.5", "maildir path too long");
-		return;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	fd = openat(tmpfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		reply_errno(reply, errno, tmp);
+		reply_errno(reply, errno, dir);
 		return;
 	}
 	if (write_copy(fd, env, rcpt, msgfd, prefix) < 0 || fsync(fd) < 0) {
 		saved = errno;
 		close(fd);
-		unlink(tmp);
-		reply_errno(reply, saved, tmp);
+		unlinkat(tmpfd, name, 0);
+		reply_errno(reply, saved, dir);
 		return;
 	}
-	if (close(fd) < 0 || rename(tmp, dst) < 0) {
+	if (close(fd) < 0 || renameat(tmpfd, name, newfd, name) < 0) {
 		saved = errno;
-		unlink(tmp);
-		reply_errno(reply, saved, dst);
+		unlinkat(tmpfd, name, 0);
+		reply_errno(reply, saved, dir);
 		return;
 	}
-	snprintf(sub, sizeof sub, "%.4000s/new", dir);
-	fd = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0) {
-		saved = errno;
-		if (fd >= 0)
-			close(fd);
-		reply_errno(reply, saved, sub);
+	if (fsync(newfd) < 0) {
+		reply_errno(reply, errno, dir);
 		return; /* the copy may be there: a retry may duplicate, never lose */
 	}
-	close(fd);
 	mf_reply_set(reply, 250, "2.0.0", "delivered to maildir %s", dir);
+}
+
+void mf_deliver_maildir(const char *tmpl, const struct mf_envelope *env,
+			const char *rcpt, int msgfd, const char *host,
+			const char *prefix, struct mf_smtp_reply *reply)
+{
+	static const char *const subs[3] = { "tmp", "new", "cur" };
+	static unsigned counter;
+	struct walk w = { .fd = -1 };
+	int sub[3] = { -1, -1, -1 };
+	char name[256];
+	struct timeval tv;
+	size_t i;
+
+	if (walk_maildir(&w, tmpl, rcpt, reply) == 0) {
+		for (i = 0; i < 3; i++)
+			if ((sub[i] = open_subdir(w.fd, w.path, subs[i], reply)) < 0)
+				break;
+		if (i == 3) {
+			gettimeofday(&tv, NULL);
+			snprintf(name, sizeof name, "%lld.M%06ldP%ldQ%u.%.200s",
+				 (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+				 ++counter, host);
+			store(sub[0], sub[1], w.path, name, env, rcpt, msgfd, prefix, reply);
+		}
+	}
+	for (i = 0; i < 3; i++)
+		if (sub[i] >= 0)
+			close(sub[i]);
+	if (w.fd >= 0)
+		close(w.fd);
+}
+
+/*
+ * Pipe runs.  The program is exec'd with an argv (never a shell), as the
+ * leader of a session of its own, with only fds 0-2 open and the minimal
+ * environment of build_env(); when it ends, or at the deadline, the whole
+ * process group is killed, so nothing it started outlives the run or holds
+ * its output open.
+ */
+
+/* The next blank-separated word of *p (its length in *len), or NULL. */
+static const char *next_word(const char **p, size_t *len)
+{
+	const char *s = *p + strspn(*p, " \t");
+
+	if (!*s)
+		return NULL;
+	*len = strcspn(s, " \t");
+	*p = s + *len;
+	return s;
+}
+
+/* The recipients that may run go into run[] (their count is returned); the
+ * others get their reply here.  A word before "--" that starts with %s, %i
+ * or %r must not start with '-' once expanded: getopt would take it for an
+ * option.  A sender (or ID) that would fails every recipient (5.1.7); a
+ * recipient that would fails alone (5.1.3). */
+static size_t guard_options(const char *prog, const char *args,
+			    const struct mf_envelope *env, const char *const *rcpts,
+			    size_t n, const char **run, struct mf_smtp_reply *replies)
+{
+	const char *p = args ? args : "", *w, *bad = NULL;
+	size_t len, i, k = 0;
+	int rcpt_opt = 0;
+
+	while ((w = next_word(&p, &len)) && !(len == 2 && !memcmp(w, "--", 2))) {
+		if (len < 2 || w[0] != '%')
+			continue;
+		if (w[1] == 's' && env->sender && env->sender[0] == '-')
+			bad = env->sender;
+		else if (w[1] == 'i' && env->id && env->id[0] == '-')
+			bad = env->id;
+		rcpt_opt |= w[1] == 'r';
+	}
+	for (i = 0; i < n; i++) {
+		if (bad || (rcpt_opt && rcpts[i][0] == '-'))
+			mf_reply_set(&replies[i], 550, bad ? "5.1.7" : "5.1.3",
+				     "pipe %s: <%s> would be read as an option (no -- before it)",
+				     prog, bad ? bad : rcpts[i]);
+		else
+			run[k++] = rcpts[i];
+	}
+	return k;
+}
+
+static void free_strv(char **v)
+{
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Append s (taken over) to the NULL-terminated vector *v; -1 when out of memory. */
+static int strv_add(char ***v, size_t *cnt, char *s)
+{
+	char **nv;
+
+	if (!s)
+		return -1;
+	nv = realloc(*v, (*cnt + 2) * sizeof **v);
+	if (!nv) {
+		free(s);
+		return -1;
+	}
+	*v = nv;
+	nv[(*cnt)++] = s;
+	nv[*cnt] = NULL;
+	return 0;
+}
+
+/* One word with %s, %i and %%; -1 (EINVAL) for another macro. */
+static int expand_word(const char *w, size_t len, const struct mf_envelope *env,
+		       struct mf_buf *b)
+{
+	const char *e = w + len;
+
+	mf_buf_reset(b);
+	if (mf_buf_add(b, "", 0) < 0)
+		return -1;
+	for (; w < e; w++) {
+		if (*w != '%') {
+			if (mf_buf_add(b, w, 1) < 0)
+				return -1;
+			continue;
+		}
+		if (++w == e || (*w != 's' && *w != 'i' && *w != '%')) {
+			errno = EINVAL; /* %r inside a word, or unknown */
+			return -1;
+		}
+		if (mf_buf_adds(b, *w == 's' ? (env->sender ? env->sender : "")
+				 : *w == 'i' ? (env->id ? env->id : "") : "%") < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* argv from prog + args with macros; NULL (errno EINVAL) on a bad macro. */
 static char **build_argv(const char *prog, const char *args,
-			 const struct mf_envelope *env, const char *const *rcpts,
-			 size_t n)
+			 const struct mf_envelope *env, const char **rcpts, size_t n)
 {
-	char *copy = strdup(args ? args : ""), *tok, *save;
-	size_t cap = n + 16, cnt = 0, i;
-	char **argv = calloc(cap, sizeof *argv);
+	const char *p = args ? args : "", *w;
 	struct mf_buf b = { 0 };
-	const char *p;
+	char **argv = NULL;
+	size_t cnt = 0, len, i;
+	int rc = strv_add(&argv, &cnt, strdup(prog));
 
-	if (!copy || !argv)
-		goto fail;
-	argv[cnt++] = strdup(prog);
-	for (tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
-		if (!strcmp(tok, "%r")) {
-			for (i = 0; i < n; i++) {
-				if (cnt + 2 >= cap) {
-					char **nv = realloc(argv, (cap *= 2) * sizeof *argv);
-					if (!nv)
-						goto fail;
-					argv = nv;
-				}
-				argv[cnt++] = strdup(rcpts[i]);
-			}
+	while (rc == 0 && (w = next_word(&p, &len))) {
+		if (len == 2 && !memcmp(w, "%r", 2)) {
+			for (i = 0; i < n && rc == 0; i++)
+				rc = strv_add(&argv, &cnt, strdup(rcpts[i]));
 			continue;
 		}
-		mf_buf_reset(&b);
-		for (p = tok; *p; p++) {
-			if (*p != '%') {
-				mf_buf_add(&b, p, 1);
-				continue;
-			}
-			p++;
-			if (*p == 's')
-				mf_buf_adds(&b, env->sender ? env->sender : "");
-			else if (*p == 'i')
-				mf_buf_adds(&b, env->id ? env->id : "");
-			else if (*p == '%')
-				mf_buf_add(&b, "%", 1);
-			else {
-				errno = EINVAL; /* %r inside a word, or unknown */
-				goto fail;
-			}
-		}
-		if (cnt + 2 >= cap) {
-			char **nv = realloc(argv, (cap *= 2) * sizeof *argv);
-			if (!nv)
-				goto fail;
-			argv = nv;
-		}
-		argv[cnt++] = b.data ? strdup(b.data) : strdup("");
+		rc = expand_word(w, len, env, &b);
+		if (rc == 0)
+			rc = strv_add(&argv, &cnt, strdup(b.data));
 	}
-	argv[cnt] = NULL;
-	free(copy);
 	mf_buf_free(&b);
-	return argv;
-fail:
-	free(copy);
-	mf_buf_free(&b);
-	if (argv)
-		for (i = 0; i < cnt; i++)
-			free(argv[i]);
-	free(argv);
+	if (rc == 0)
+		return argv;
+	free_strv(argv);
 	return NULL;
 }
 
-static void free_argv(char **argv)
+/* The program's whole environment: PATH, SENDER, and RECIPIENT for one. */
+static char **build_env(const struct mf_envelope *env, const char **rcpts, size_t n)
 {
-	size_t i;
+	struct mf_buf b = { 0 };
+	char **envp = NULL;
+	size_t cnt = 0;
+	int rc = strv_add(&envp, &cnt, strdup("PATH=/usr/bin:/bin"));
 
-	for (i = 0; argv[i]; i++)
-		free(argv[i]);
-	free(argv);
+	if (rc == 0 && mf_buf_addf(&b, "SENDER=%s", env->sender ? env->sender : "") == 0)
+		rc = strv_add(&envp, &cnt, mf_buf_detach(&b));
+	else
+		rc = -1;
+	if (rc == 0 && n == 1) {
+		if (mf_buf_addf(&b, "RECIPIENT=%s", rcpts[0]) == 0)
+			rc = strv_add(&envp, &cnt, mf_buf_detach(&b));
+		else
+			rc = -1;
+	}
+	mf_buf_free(&b);
+	if (rc == 0)
+		return envp;
+	free_strv(envp);
+	return NULL;
 }
 
 /* sysexits' permanent codes, and qmail's 100 (qmail-inject, qmail-local) */
@@ -267,46 +504,126 @@ static int exit_is_permanent(int code)
 	return (code >= 64 && code <= 70) || (code >= 76 && code <= 78) || code == 100;
 }
 
-/* Read the child's output until EOF or the deadline; keep the last line. */
-static int collect(int fd, pid_t pid, time_t deadline, char *last, size_t lastsz)
+static int64_t now_ms(void)
 {
-	char buf[4096], line[MF_SMTP_TEXT_MAX] = "";
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Keep the last non-empty line of what the program writes. */
+static void keep_last(const char *buf, size_t n, char *line, size_t *ll, char *last,
+		      size_t lastsz)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (buf[i] == '\n') {
+			if (*ll) {
+				line[*ll] = '\0';
+				snprintf(last, lastsz, "%s", line);
+			}
+			*ll = 0;
+		} else if (*ll + 1 < MF_SMTP_TEXT_MAX) {
+			line[(*ll)++] = buf[i];
+		}
+	}
+}
+
+/* Read the program's output until EOF (0) or the deadline (-2). */
+static int read_output(int fd, int64_t deadline, char *last, size_t lastsz)
+{
+	char buf[4096], line[MF_SMTP_TEXT_MAX];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	size_t ll = 0;
+	int64_t ms;
 	ssize_t r;
-	int status = 0, ms;
-	struct pollfd pfd = { fd, POLLIN, 0 };
 
 	for (;;) {
-		ms = (int)(deadline - time(NULL)) * 1000;
-		if (ms <= 0 || poll(&pfd, 1, ms) == 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
+		ms = deadline - now_ms();
+		if (ms <= 0 || poll(&pfd, 1, (int)(ms > INT_MAX ? INT_MAX : ms)) == 0)
 			return -2;
-		}
 		r = read(fd, buf, sizeof buf);
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (r <= 0)
 			break;
-		for (ssize_t i = 0; i < r; i++) {
-			if (buf[i] == '\n') {
-				if (ll) {
-					line[ll] = '\0';
-					snprintf(last, lastsz, "%s", line);
-				}
-				ll = 0;
-			} else if (ll + 1 < sizeof line) {
-				line[ll++] = buf[i];
-			}
-		}
+		keep_last(buf, (size_t)r, line, &ll, last, lastsz);
 	}
-	if (ll) {
-		line[ll] = '\0';
-		snprintf(last, lastsz, "%s", line);
+	keep_last("\n", 1, line, &ll, last, lastsz);
+	return 0;
+}
+
+/* Wait until the program has exited, without reaping it: 0, or -2 at the
+ * deadline.  Not reaped, its pid still names its process group. */
+static int wait_exit(pid_t pid, int64_t deadline)
+{
+	siginfo_t si;
+
+	for (;;) {
+		memset(&si, 0, sizeof si);
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 &&
+		    errno != EINTR)
+			return 0; /* cannot happen: waitpid() below tells */
+		if (si.si_pid == pid)
+			return 0;
+		if (now_ms() >= deadline)
+			return -2;
+		poll(NULL, 0, 10);
 	}
+}
+
+/* The program's exit status, or -2 when the deadline came first; its whole
+ * process group is killed in any case. */
+static int collect(int fd, pid_t pid, int64_t deadline, char *last, size_t lastsz)
+{
+	int late = read_output(fd, deadline, last, lastsz);
+	int status = 75 << 8; /* as if it exited 75, should it not be waited for */
+
+	if (late == 0)
+		late = wait_exit(pid, deadline);
+	kill(-pid, SIGKILL); /* what it left behind; it is a session leader */
+	kill(pid, SIGKILL);  /* in case it had not become one yet */
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	return status;
+	return late ? late : status;
+}
+
+/* Close every fd from low up: close_range(), or a loop up to RLIMIT_NOFILE. */
+static void close_from(int low)
+{
+	struct rlimit rl;
+	rlim_t fd, max = 1 << 20;
+
+	if (close_range((unsigned)low, ~0U, 0) == 0)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < max)
+		max = rl.rlim_cur;
+	for (fd = (rlim_t)low; fd < max; fd++)
+		close((int)fd);
+}
+
+/* In the child: a session of its own, stdin in, stdout and stderr out. */
+static void exec_child(const char *prog, char **argv, char **envp, int in, int out)
+{
+	static const int sigs[] = { SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGALRM, SIGCHLD };
+	sigset_t none;
+	size_t i;
+
+	setsid();
+	in = fcntl(in, F_DUPFD, 3); /* above 2 first, whatever fds 0-2 were */
+	out = fcntl(out, F_DUPFD, 3);
+	if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+		_exit(75);
+	close_from(3);
+	for (i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		signal(sigs[i], SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(prog, argv, envp);
+	dprintf(2, "exec %s: %s\n", prog, strerror(errno));
+	_exit(75);
 }
 
 /* A process that writes prefix + message into a pipe: the program's stdin.
@@ -333,69 +650,24 @@ static int feeder(const char *prefix, int msgfd, pid_t *pid)
 	return p[0];
 }
 
-void mf_deliver_pipe(const char *prog, const char *args,
-		     const struct mf_envelope *env, const char *const *rcpts,
-		     size_t n, int msgfd, int64_t timeout, const char *prefix,
-		     struct mf_smtp_reply *reply)
+static void stop_feeder(pid_t feed)
 {
-	pid_t feed = -1;
-	int in = msgfd;
-	char **argv = build_argv(prog, args, env, rcpts, n);
-	char last[MF_SMTP_TEXT_MAX] = "";
-	int out[2], status, code;
-	pid_t pid;
+	if (feed <= 0)
+		return;
+	kill(feed, SIGKILL); /* done, or the program stopped reading */
+	while (waitpid(feed, NULL, 0) < 0 && errno == EINTR)
+		;
+}
 
-	if (!argv) {
-		mf_reply_set(reply, 451, "4.3.5", "pipe %s: bad arguments '%s' (%%r must stand alone)",
-			     prog, args);
-		return;
-	}
-	if (prefix && *prefix && (in = feeder(prefix, msgfd, &feed)) < 0) {
-		reply_errno(reply, errno, "pipe");
-		free_argv(argv);
-		return;
-	}
-	if (pipe2(out, O_CLOEXEC) < 0 || lseek(msgfd, 0, SEEK_SET) < 0) {
-		reply_errno(reply, errno, "pipe");
-		if (in != msgfd)
-			close(in);
-		free_argv(argv);
-		return;
-	}
-	pid = fork();
-	if (pid == 0) {
-		dup2(in, 0);
-		dup2(out[1], 1);
-		dup2(out[1], 2);
-		signal(SIGPIPE, SIG_DFL);
-		execv(prog, argv);
-		dprintf(2, "exec %s: %s\n", prog, strerror(errno));
-		_exit(75);
-	}
-	close(out[1]);
-	if (in != msgfd)
-		close(in);
-	if (pid < 0) {
-		reply_errno(reply, errno, "fork");
-		close(out[0]);
-		free_argv(argv);
-		if (feed > 0) {
-			kill(feed, SIGKILL);
-			waitpid(feed, NULL, 0);
-		}
-		return;
-	}
-	status = collect(out[0], pid, time(NULL) + (timeout > 0 ? timeout : 120), last, sizeof last);
-	close(out[0]);
-	free_argv(argv);
-	if (feed > 0) {
-		kill(feed, SIGKILL); /* done, or the program stopped reading */
-		while (waitpid(feed, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
+/* The reply for a run that ended with status (-2: killed at the deadline). */
+static void read_status(int status, const char *prog, int64_t timeout, const char *last,
+			struct mf_smtp_reply *reply)
+{
+	int code;
+
 	if (status == -2) {
-		mf_reply_set(reply, 451, "4.4.7", "pipe %s: killed after %llds", prog,
-			     (long long)timeout);
+		mf_reply_set(reply, 451, "4.4.7", "pipe %s: killed after %llds, with its "
+			     "process group", prog, (long long)timeout);
 	} else if (WIFSIGNALED(status)) {
 		mf_reply_set(reply, 451, "4.3.0", "pipe %s: killed by signal %d %s", prog,
 			     WTERMSIG(status), last);
@@ -407,4 +679,79 @@ void mf_deliver_pipe(const char *prog, const char *args,
 	} else {
 		mf_reply_set(reply, 451, "4.3.0", "pipe %s: exit %d %s", prog, code, last);
 	}
+}
+
+/* Run the program once, with its argv and environment. */
+static void run_program(const char *prog, char **argv, char **envp, int msgfd,
+			int64_t timeout, const char *prefix, struct mf_smtp_reply *reply)
+{
+	char last[MF_SMTP_TEXT_MAX] = "";
+	int in = msgfd, out[2], status;
+	pid_t pid, feed = -1;
+
+	if (prefix && *prefix && (in = feeder(prefix, msgfd, &feed)) < 0) {
+		reply_errno(reply, errno, "pipe");
+		return;
+	}
+	if (pipe2(out, O_CLOEXEC) < 0 || lseek(msgfd, 0, SEEK_SET) < 0) {
+		reply_errno(reply, errno, "pipe");
+		if (in != msgfd)
+			close(in);
+		stop_feeder(feed);
+		return;
+	}
+	pid = fork();
+	if (pid == 0)
+		exec_child(prog, argv, envp, in, out[1]);
+	close(out[1]);
+	if (in != msgfd)
+		close(in);
+	if (pid < 0) {
+		reply_errno(reply, errno, "fork");
+		close(out[0]);
+		stop_feeder(feed);
+		return;
+	}
+	if (timeout <= 0)
+		timeout = 120;
+	status = collect(out[0], pid, now_ms() + timeout * 1000, last, sizeof last);
+	close(out[0]);
+	stop_feeder(feed);
+	read_status(status, prog, timeout, last, reply);
+}
+
+void mf_deliver_pipe(const char *prog, const char *args,
+		     const struct mf_envelope *env, const char *const *rcpts,
+		     size_t n, int msgfd, int64_t timeout, const char *prefix,
+		     struct mf_smtp_reply *replies)
+{
+	const char **run = calloc(n ? n : 1, sizeof *run);
+	struct mf_smtp_reply reply = { 0 };
+	char **argv = NULL, **envp = NULL;
+	size_t k = 0, i, j;
+
+	if (run)
+		k = guard_options(prog, args, env, rcpts, n, run, replies);
+	if (!run) {
+		mf_reply_set(&reply, 451, "4.3.0", "out of memory");
+	} else if (k && !(argv = build_argv(prog, args, env, run, k))) {
+		if (errno == EINVAL)
+			mf_reply_set(&reply, 451, "4.3.5", "pipe %s: bad arguments '%s' "
+				     "(%%r must stand alone)", prog, args);
+		else
+			mf_reply_set(&reply, 451, "4.3.0", "pipe %s: out of memory", prog);
+	} else if (k && !(envp = build_env(env, run, k))) {
+		mf_reply_set(&reply, 451, "4.3.0", "pipe %s: out of memory", prog);
+	} else if (k) {
+		run_program(prog, argv, envp, msgfd, timeout, prefix, &reply);
+	}
+	for (i = j = 0; i < n; i++) {
+		if (run && (j >= k || run[j] != rcpts[i]))
+			continue; /* refused by guard_options() */
+		replies[i] = reply;
+		j++;
+	}
+	free_strv(argv);
+	free_strv(envp);
+	free(run);
 }

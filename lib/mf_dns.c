@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <resolv.h>
@@ -39,6 +40,12 @@
  *   for A and AAAA, and only "localhost" still goes to getaddrinfo().
  * - Any failure of mf_dns_addrs() is MF_ETEMP, 4.4.3: the caller tries the next
  *   MX host, and an unresolvable host may be fixed later.
+ * - Answers are outside input.  They are read with libresolv's ns_initparse /
+ *   ns_parserr / dn_expand, which check every count, length and compression
+ *   pointer against the end of the answer (a pointer loop fails); the answer
+ *   buffer is DNS_ANSWER_MAX (the largest DNS message), so the number of
+ *   records is bounded by it; names are checked again by name_valid() and
+ *   A/AAAA data by its exact length.
  */
 #define DNS_RETRANS 2
 #define DNS_RETRY 2
@@ -102,6 +109,28 @@ static int name_valid(const char *name)
 }
 
 /*
+ * A name that is an IP address in disguise: its last label is all digits (no
+ * top-level domain is, RFC 3696 2), or inet_aton() reads it ("0x7f000001").
+ * RFC 5321 5.1: an MX names a host, never an address.
+ */
+static int name_numeric(const char *name)
+{
+	size_t n = strlen(name);
+	const char *last;
+	struct in_addr in;
+
+	if (n && name[n - 1] == '.')
+		n--;
+	if (inet_aton(name, &in))
+		return 1;
+	for (last = name + n; last > name && last[-1] != '.'; last--)
+		;
+	if (last == name + n)
+		return 0;
+	return strspn(last, "0123456789") >= (size_t)(name + n - last);
+}
+
+/*
  * Parse an IP address: "[192.0.2.1]", "[IPv6:2001:db8::1]", or bare.  Fills ss
  * (port 0) and returns 1; 0 when s is not an address; -1 when s is bracketed
  * but not a valid literal.
@@ -140,12 +169,12 @@ static int parse_literal(const char *s, struct sockaddr_storage *ss)
 
 /* --- resolver state -------------------------------------------------------- */
 
-/* Parse "ADDR", "ADDR:PORT", "[V6ADDR]", "[V6ADDR]:PORT", "V6ADDR" into ss (port 53 by default). */
-static int parse_server(const char *spec, struct sockaddr_storage *ss)
+/* Parse "ADDR", "ADDR:PORT", "[V6ADDR]", "[V6ADDR]:PORT", "V6ADDR" into ss (port defport by default). */
+static int parse_hostport(const char *spec, unsigned defport, struct sockaddr_storage *ss)
 {
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *colon, *end = NULL, *port = NULL;
-	unsigned long p = NS_DEFAULTPORT;
+	unsigned long p = defport;
 	size_t n;
 	char *e;
 
@@ -173,6 +202,70 @@ static int parse_server(const char *spec, struct sockaddr_storage *ss)
 		return -1;
 	((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)p); /* same offset in sin6 */
 	return 0;
+}
+
+static int parse_server(const char *spec, struct sockaddr_storage *ss)
+{
+	return parse_hostport(spec, NS_DEFAULTPORT, ss);
+}
+
+int mf_dns_parse_addr(const char *spec, struct sockaddr_storage *ss)
+{
+	return parse_hostport(spec, 0, ss);
+}
+
+/* --- ourselves ------------------------------------------------------------- */
+
+static int addr_loopback(const struct sockaddr_storage *ss)
+{
+	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+	uint32_t a4;
+
+	if (ss->ss_family == AF_INET) {
+		a4 = ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr);
+		return (a4 >> 24) == 127 || a4 == 0;
+	}
+	if (ss->ss_family != AF_INET6)
+		return 0;
+	if (IN6_IS_ADDR_V4MAPPED(a6))
+		return a6->s6_addr[12] == 127 || !memcmp(a6->s6_addr + 12, "\0\0\0\0", 4);
+	return IN6_IS_ADDR_LOOPBACK(a6) || IN6_IS_ADDR_UNSPECIFIED(a6);
+}
+
+/* The same IP address (ports not compared). */
+int mf_dns_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return a->ss_family == AF_INET6 &&
+	       !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+}
+
+int mf_dns_is_self(const struct sockaddr_storage *ss)
+{
+	struct ifaddrs *ifa, *i;
+	struct sockaddr_storage x;
+	int self = 0;
+
+	if (addr_loopback(ss))
+		return 1;
+	if (getifaddrs(&ifa) < 0)
+		return 0;
+	for (i = ifa; i && !self; i = i->ifa_next) {
+		if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
+				     i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		memset(&x, 0, sizeof x);
+		memcpy(&x, i->ifa_addr, i->ifa_addr->sa_family == AF_INET ?
+		       sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+		self = mf_dns_same_addr(&x, ss);
+	}
+	freeifaddrs(ifa);
+	return self;
 }
 
 /* Make dns_state ask only dns_server. */
@@ -317,11 +410,14 @@ static int mx_rr(ns_msg *msg, ns_rr *rr, struct mf_mx *out)
 {
 	char name[NS_MAXDNAME];
 	const unsigned char *rd = ns_rr_rdata(*rr);
+	int used;
 
 	if (ns_rr_rdlen(*rr) < 3)
 		return -1;
 	out->pref = ns_get16(rd);
-	if (dn_expand(ns_msg_base(*msg), ns_msg_end(*msg), rd + 2, name, sizeof name) < 0)
+	/* the exchange must lie within the record's own data */
+	used = dn_expand(ns_msg_base(*msg), ns_msg_end(*msg), rd + 2, name, sizeof name);
+	if (used < 0 || used > (int)ns_rr_rdlen(*rr) - 2)
 		return -1;
 	if (strlen(name) >= sizeof out->host)
 		return -1;
@@ -331,7 +427,7 @@ static int mx_rr(ns_msg *msg, ns_rr *rr, struct mf_mx *out)
 
 /*
  * Collect the MX records of an answer into *mx.  *nnull counts exchanges "."
- * (null MX), *nbad the invalid names, which are dropped.
+ * (null MX), *nbad the invalid names and IP addresses, which are dropped.
  */
 static enum mf_status mx_parse(const unsigned char *ans, int len, struct mf_mx **mx,
 			       size_t *n, size_t *nnull, size_t *nbad, struct mf_err *err)
@@ -357,10 +453,13 @@ static enum mf_status mx_parse(const unsigned char *ans, int len, struct mf_mx *
 			return mf_err_set(err, MF_ETEMP, "malformed MX record");
 		if (!strcmp(one.host, "."))
 			(*nnull)++;
-		else if (name_valid(one.host))
+		else if (name_valid(one.host) && !name_numeric(one.host))
 			(*mx)[(*n)++] = one;
-		else
+		else {
+			mf_log(LOG_WARNING, "dns: MX %s is not a host name (an address, or a bad "
+			       "name): skipped", name_valid(one.host) ? one.host : "(unprintable)");
 			(*nbad)++;
+		}
 	}
 	return MF_OK;
 }
@@ -426,7 +525,7 @@ enum mf_status mf_dns_mx(const char *domain, struct mf_mx **mx, size_t *n,
 			return mf_err_set(err, MF_EADDR, "bad address literal %.300s", domain);
 		return mx_self(domain, mx, n, err);
 	}
-	if (!name_valid(domain))
+	if (!name_valid(domain) || name_numeric(domain))
 		return mf_err_set(err, MF_EADDR, "bad domain name \"%.300s\"", domain);
 	if ((st = state_init(err)))
 		return st;

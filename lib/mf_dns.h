@@ -21,6 +21,10 @@
  * 5.1.10.  NXDOMAIN: MF_EADDR, 5.1.2.  SERVFAIL, timeout, no answer:
  * MF_ETEMP, 4.4.3.  An address literal "[192.0.2.1]" is returned as itself.
  *
+ * Names in MX records that are IP addresses ("192.0.2.1", "1.2.3", anything
+ * inet_aton reads) are skipped with a log line, like other bad names; a
+ * domain that is an address without brackets is a bad domain (MF_EADDR).
+ *
  * mf_dns_addrs(): the IPv4 and IPv6 addresses of a host (A and AAAA through
  * the same resolver; an IP literal as itself), each with port filled in.
  * Caller frees the arrays with free().
@@ -31,6 +35,13 @@ struct mf_mx {
 };
 
 enum mf_status mf_dns_set_resolver(const char *spec, struct mf_err *err);
+/* "ADDR", "ADDR:PORT", "[V6ADDR]:PORT" into ss (port 0 when none); 0 or -1. */
+int mf_dns_parse_addr(const char *spec, struct sockaddr_storage *ss);
+/* 1 when ss is this host: a loopback or unspecified address (127/8, ::1,
+ * 0.0.0.0, ::, and their v4-mapped forms) or an address of one of its
+ * interfaces (getifaddrs).  Ports are not looked at. */
+int mf_dns_is_self(const struct sockaddr_storage *ss);
+int mf_dns_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 enum mf_status mf_dns_mx(const char *domain, struct mf_mx **mx, size_t *n,
 			 struct mf_err *err);
 enum mf_status mf_dns_addrs(const char *host, unsigned port,

@@ -2,10 +2,12 @@
 /* Take one message from a file descriptor into a new spool entry. */
 #include "mf_intake.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,7 +24,44 @@ struct sink {
 	uint64_t total;
 	uint64_t max;
 	int last_lf;   /* the last byte stored was LF (or nothing stored) */
+	/* counting Received: lines in the header (hdr_done once it ended) */
+	unsigned received, max_received;
+	size_t col;    /* bytes of the current header line seen so far */
+	int hdr_done;
+	int match;     /* how much of "received:" the line begins with; -1: no */
 };
+
+/* Count the Received: header lines (RFC 5321 6.3: a message that went
+ * through 100 hops is looping).  A continuation line begins with a blank
+ * and so is never counted; the empty line ends the header. */
+static enum mf_status count_hops(struct sink *s, const char *p, size_t n,
+				 struct mf_err *err)
+{
+	static const char pat[] = "received:";
+	size_t i;
+
+	for (i = 0; i < n && !s->hdr_done; i++) {
+		if (p[i] == '\n') {
+			s->hdr_done = s->col == 0;
+			s->col = 0;
+			s->match = 0;
+			continue;
+		}
+		s->col++;
+		if (s->match < 0 || s->match >= (int)sizeof pat - 1)
+			continue;
+		if (tolower((unsigned char)p[i]) != pat[s->match]) {
+			s->match = -1;
+		} else if (++s->match == (int)sizeof pat - 1 &&
+			   ++s->received >= s->max_received) {
+			mf_err_set(err, MF_EDATA, "too many hops: %u or more Received: lines",
+				   s->max_received);
+			mf_err_dsn(err, "5.4.6");
+			return MF_EDATA;
+		}
+	}
+	return MF_OK;
+}
 
 static enum mf_status sink_flush(struct sink *s, struct mf_err *err)
 {
@@ -40,6 +79,8 @@ static enum mf_status sink_put(struct sink *s, const char *p, size_t n,
 
 	if (!n)
 		return MF_OK;
+	if (s->max_received && !s->hdr_done && (st = count_hops(s, p, n, err)))
+		return st;
 	if (s->max && s->total + n > s->max)
 		return mf_err_set(err, MF_ETOOBIG,
 				  "message larger than the limit of %llu bytes",
@@ -165,10 +206,32 @@ static enum mf_status write_message(struct mf_entry *e, int in,
 	s->total = 0;
 	s->max = o->max_size;
 	s->last_lf = 1;
+	s->received = 0;
+	s->max_received = o->max_received;
+	s->col = 0;
+	s->hdr_done = 0;
+	s->match = 0;
 	st = copy_message(in, s, o, err);
 	*size = s->total;
 	free(s);
 	return st;
+}
+
+enum mf_status mf_intake_room(const char *dir, uint64_t need, struct mf_err *err)
+{
+	struct statvfs vfs;
+	uint64_t avail;
+
+	if (!need)
+		return MF_OK;
+	if (statvfs(dir, &vfs) < 0)
+		return mf_err_errno(err, errno, "statvfs %s", dir);
+	avail = (uint64_t)vfs.f_bavail * (vfs.f_frsize ? vfs.f_frsize : vfs.f_bsize);
+	if (avail >= need)
+		return MF_OK;
+	return mf_err_set(err, MF_ENOSPC, "%s: %llu KiB free, %llu KiB needed",
+			  dir, (unsigned long long)(avail / 1024),
+			  (unsigned long long)((need + 1023) / 1024));
 }
 
 enum mf_status mf_intake(struct mf_spool *sp, const char *queue, int fd,
@@ -178,6 +241,10 @@ enum mf_status mf_intake(struct mf_spool *sp, const char *queue, int fd,
 {
 	enum mf_status st;
 
+	if ((st = mf_intake_room(sp->root, opts->min_free, err))) {
+		mf_err_prefix(err, "not enough free space in the spool");
+		return st;
+	}
 	if ((st = mf_entry_create(sp, queue, e, err)))
 		return st;
 	if (!env->arrival)

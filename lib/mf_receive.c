@@ -100,4 +100,6 @@ void mf_receive_opts(const struct mf_conf *c, const char *id,
 {
 	memset(o, 0, sizeof *o);
 	o->max_size = mf_conf_size(c, "Receiver", id, "MaxSize");
+	o->min_free = mf_conf_size(c, "General", NULL, "MinFreeSpace");
+	o->max_received = MF_MAX_HOPS;
 }

@@ -31,7 +31,11 @@ void mf_receive_from_env(struct mf_receive_args *a, const char *env_rcpt[2]);
 enum mf_status mf_receive_envelope(const struct mf_receive_args *a,
 				   struct mf_envelope *env, struct mf_err *err);
 
-/* The intake options for this receiver from [Receiver] / [Receiver ID]. */
+/* RFC 5321 6.3: a message with this many Received: lines is looping. */
+#define MF_MAX_HOPS 100
+
+/* The intake options for this receiver from [Receiver] / [Receiver ID] and
+ * [General] MinFreeSpace; at most MF_MAX_HOPS - 1 Received: lines. */
 void mf_receive_opts(const struct mf_conf *c, const char *id,
 		     struct mf_intake_opts *o);
 

@@ -2,9 +2,11 @@
 /* mf-send's work: deliver spool entries to their next hops, retry, give up. */
 #include "mf_send.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include "mf_envelope.h"
 #include "mf_file.h"
 #include "mf_hop.h"
+#include "mf_intake.h"
 #include "mf_log.h"
 
 extern char **environ;
@@ -71,6 +74,30 @@ static void default_notify_prog(char *out, size_t outsz)
 	snprintf(out, outsz, "%.4000s/mf-notify", self);
 }
 
+/* MXLoopExempt: a comma-separated list of ADDR or ADDR:PORT ([V6ADDR]:PORT). */
+static enum mf_status loop_exempt(struct mf_sender *s, const char *list, struct mf_err *err)
+{
+	char item[80];
+	size_t n;
+
+	for (s->nexempt = 0; *list; list += n + (list[n] == ',')) {
+		list += strspn(list, " \t");
+		n = strcspn(list, ",");
+		if (!n)
+			continue;
+		if (n >= sizeof item || s->nexempt == sizeof s->exempt / sizeof s->exempt[0])
+			return mf_err_set(err, MF_ECONFIG, "MXLoopExempt: item too long or too many");
+		memcpy(item, list, n);
+		for (item[n] = '\0'; n && (item[n - 1] == ' ' || item[n - 1] == '\t'); n--)
+			item[n - 1] = '\0';
+		if (mf_dns_parse_addr(item, &s->exempt[s->nexempt++]) < 0)
+			return mf_err_set(err, MF_ECONFIG,
+					  "MXLoopExempt: %.80s: want ADDR or ADDR:PORT", item);
+		n = strcspn(list, ",");
+	}
+	return MF_OK;
+}
+
 enum mf_status mf_send_setup(struct mf_sender *s, struct mf_spool *sp,
 			     const struct mf_conf *c, const char *id,
 			     struct mf_err *err)
@@ -117,6 +144,11 @@ enum mf_status mf_send_setup(struct mf_sender *s, struct mf_spool *sp,
 	v = mf_conf_str(c, S, id, "Resolver");
 	if (*v && (st = mf_dns_set_resolver(v, err)))
 		return st;
+	if ((st = loop_exempt(s, mf_conf_str(c, S, id, "MXLoopExempt"), err)))
+		return st;
+	s->max_mx = mf_conf_uint(c, S, id, "MaxMXHosts");
+	if (s->max_mx == 0)
+		return mf_err_set(err, MF_ECONFIG, "MaxMXHosts must be 1 or more");
 	if (mf_conf_bool(c, S, id, "UseSecureHash")) {
 		v = mf_conf_str(c, S, id, "SecureHashFile");
 		if (!*v)
@@ -285,16 +317,138 @@ static enum mf_status smtp_to(struct mf_sender *s, const struct sockaddr *sa,
 	return st;
 }
 
-/* Every address of every host of the hop, in order, until one answers. */
+/* An address of this host that MXLoopExempt does not name. */
+static int is_self(const struct mf_sender *s, const struct sockaddr_storage *ss, unsigned port)
+{
+	size_t i;
+
+	if (!mf_dns_is_self(ss))
+		return 0;
+	for (i = 0; i < s->nexempt; i++)
+		if (mf_dns_same_addr(&s->exempt[i], ss) &&
+		    (!((const struct sockaddr_in *)&s->exempt[i])->sin_port || /* same offset in sin6 */
+		     ntohs(((const struct sockaddr_in *)&s->exempt[i])->sin_port) == port))
+			return 0;
+	return 1;
+}
+
+struct mx_host {
+	const char *name;
+	unsigned pref;
+	struct sockaddr_storage *a;
+	size_t n;
+};
+
+static int host_is_self(const struct mf_sender *s, const struct mx_host *m, unsigned port)
+{
+	size_t j;
+
+	for (j = 0; j < m->n; j++)
+		if (is_self(s, &m->a[j], port))
+			return 1;
+	return 0;
+}
+
+/*
+ * The addresses of the first MaxMXHosts MX hosts into out; the count kept.
+ * A host that is ourselves ends the list and takes the hosts of its
+ * preference with it (*loop = 1).  Lookup failures are the group's replies.
+ */
+static size_t mx_resolve(struct mf_sender *s, const struct mf_hop *h, const struct mf_mx *mx,
+			 size_t nmx, struct mx_host *out, int *loop, struct group *g)
+{
+	struct mf_err err = { 0 };
+	size_t i, k = 0;
+
+	*loop = 0;
+	for (i = 0; i < nmx && i < s->max_mx; i++) {
+		out[k] = (struct mx_host){ .name = mx[i].host, .pref = mx[i].pref };
+		if (mf_dns_addrs(mx[i].host, h->port, &out[k].a, &out[k].n, &err) != MF_OK) {
+			reply_all(g, &err, "4.4.3");
+			continue;
+		}
+		if (!host_is_self(s, &out[k], h->port)) {
+			k++;
+			continue;
+		}
+		mf_log(LOG_NOTICE, "MX %s (preference %u) is this host: it and the MX hosts of "
+		       "preference %u or more are not tried", mx[i].host, mx[i].pref, mx[i].pref);
+		*loop = 1;
+		for (k++; k > 0 && out[k - 1].pref >= mx[i].pref; k--)
+			free(out[k - 1].a);
+		break;
+	}
+	return k;
+}
+
+/* Every address of the MX hosts, in order, until one answers; at most MaxMXHosts tried. */
+static int try_mx(struct mf_sender *s, const struct mf_hop *h, struct group *g, int msgfd,
+		  uint64_t size, const char *sender, const char *domain,
+		  const struct mf_mx *mx, size_t nmx)
+{
+	struct mx_host *hosts = calloc(nmx < s->max_mx ? nmx : s->max_mx, sizeof *hosts);
+	struct mf_err err = { 0 };
+	size_t nh, i, j, tried = 0;
+	int answered = 0, loop;
+
+	if (!hosts) {
+		mf_err_set(&err, MF_ENOMEM, "out of memory");
+		reply_all(g, &err, "4.3.0");
+		return 0;
+	}
+	nh = mx_resolve(s, h, mx, nmx, hosts, &loop, g);
+	if (!nh && loop) {
+		mf_err_set(&err, MF_ETEMP, "mail for %s loops back to myself", domain);
+		reply_all(g, &err, "4.4.6");
+	}
+	for (i = 0; i < nh; i++) {
+		for (j = 0; j < hosts[i].n && !answered && tried < s->max_mx; j++, tried++) {
+			if (smtp_to(s, (struct sockaddr *)&hosts[i].a[j], sizeof hosts[i].a[j],
+				    hosts[i].name, h->lmtp, g, msgfd, size, sender, &err) != MF_OK)
+				reply_all(g, &err, err_dsn(&err));
+			else if (!all_temporary(g))
+				answered = 1;
+		}
+		free(hosts[i].a);
+	}
+	free(hosts);
+	return answered;
+}
+
+/* An inet: or lmtp: hop: every address of its host, in order, until one answers. */
+static int try_host(struct mf_sender *s, const struct mf_hop *h, struct group *g,
+		    int msgfd, uint64_t size, const char *sender)
+{
+	struct sockaddr_storage *addrs;
+	struct mf_err err = { 0 };
+	size_t naddr, j;
+	int answered = 0;
+
+	if (mf_dns_addrs(h->host, h->port, &addrs, &naddr, &err) != MF_OK) {
+		reply_all(g, &err, "4.4.3");
+		return 0;
+	}
+	for (j = 0; j < naddr && !answered; j++) {
+		if (smtp_to(s, (struct sockaddr *)&addrs[j], sizeof addrs[j], h->host,
+			    h->lmtp, g, msgfd, size, sender, &err) != MF_OK)
+			reply_all(g, &err, err_dsn(&err));
+		else if (!all_temporary(g))
+			answered = 1;
+	}
+	free(addrs);
+	return answered;
+}
+
+/* A hop of the network: a unix socket, a host, or the MX hosts of a domain. */
 static int try_smtp_hop(struct mf_sender *s, const struct mf_hop *h, struct group *g,
 			int msgfd, uint64_t size, const char *sender)
 {
 	const char *at = strrchr(g->r[0]->addr, '@');
-	struct mf_mx one, *mx = &one;
-	struct sockaddr_storage *addrs;
+	const char *domain = h->host[0] ? h->host : (at ? at + 1 : "");
+	struct mf_mx *mx;
 	struct mf_err err = { 0 };
-	size_t nmx = 1, naddr, i, j;
-	int answered = 0;
+	size_t nmx;
+	int answered;
 
 	if (h->kind == MF_HOP_UNIX) {
 		struct sockaddr_un un = { .sun_family = AF_UNIX };
@@ -310,9 +464,9 @@ static int try_smtp_hop(struct mf_sender *s, const struct mf_hop *h, struct grou
 		reply_all(g, &err, err_dsn(&err));
 		return 0;
 	}
-	snprintf(one.host, sizeof one.host, "%s", h->host);
-	if (h->kind == MF_HOP_MX &&
-	    mf_dns_mx(h->host[0] ? h->host : (at ? at + 1 : ""), &mx, &nmx, &err) != MF_OK) {
+	if (h->kind != MF_HOP_MX)
+		return try_host(s, h, g, msgfd, size, sender);
+	if (mf_dns_mx(domain, &mx, &nmx, &err) != MF_OK) {
 		/* the recipient's domain takes no mail: final; a configured host
 		 * that does not resolve is an admin's typo: it defers, never bounces */
 		if (err.status == MF_EADDR && h->host[0])
@@ -320,22 +474,8 @@ static int try_smtp_hop(struct mf_sender *s, const struct mf_hop *h, struct grou
 		reply_all(g, &err, err.status == MF_EADDR ? mf_err_dsncode(&err) : "4.4.3");
 		return err.status == MF_EADDR;
 	}
-	for (i = 0; i < nmx && !answered; i++) {
-		if (mf_dns_addrs(mx[i].host, h->port, &addrs, &naddr, &err) != MF_OK) {
-			reply_all(g, &err, "4.4.3");
-			continue;
-		}
-		for (j = 0; j < naddr && !answered; j++) {
-			if (smtp_to(s, (struct sockaddr *)&addrs[j], sizeof addrs[j], mx[i].host,
-				    h->lmtp, g, msgfd, size, sender, &err) != MF_OK)
-				reply_all(g, &err, err_dsn(&err));
-			else if (!all_temporary(g))
-				answered = 1;
-		}
-		free(addrs);
-	}
-	if (mx != &one)
-		free(mx);
+	answered = try_mx(s, h, g, msgfd, size, sender, domain, mx, nmx);
+	free(mx);
 	return answered;
 }
 
@@ -366,9 +506,7 @@ static int try_hop(struct mf_sender *s, const struct mf_hop *h,
 		for (i = 0; i < g->n; i++)
 			addrs[i] = g->r[i]->addr;
 		mf_deliver_pipe(h->path, h->args, env, addrs, g->n, msgfd, s->pipe_timeout,
-				s->mark, &g->reply[0]);
-		for (i = 1; i < g->n; i++)
-			g->reply[i] = g->reply[0];
+				s->mark, g->reply);
 		free(addrs);
 		break;
 	default:
@@ -407,6 +545,24 @@ static void record(struct mf_sender *s, struct mf_rcpt *r,
 		s->deferred++;
 		mf_log(LOG_INFO, "%s: to=<%s> relay=%s status=deferred (%s)", id, r->addr, remote, rep->text);
 	}
+}
+
+/*
+ * A clock set back (by a day, say) would leave the next attempts written
+ * before it a day ahead: a next attempt later than now plus its interval is
+ * brought back to now plus the interval.  1 when r was changed.
+ */
+static int clamp_next(const struct mf_sender *s, struct mf_rcpt *r)
+{
+	int64_t iv;
+
+	if (r->state != MF_RCPT_DEFERRED || !s->nintervals)
+		return 0;
+	iv = s->intervals[r->attempts < s->nintervals ? r->attempts : s->nintervals - 1];
+	if (r->next_attempt <= s->now + iv)
+		return 0;
+	r->next_attempt = s->now + iv;
+	return 1;
 }
 
 static int due(const struct mf_sender *s, const struct mf_rcpt *r)
@@ -604,6 +760,46 @@ enum mf_status mf_send_entry(struct mf_sender *s, const char *name,
 	return send_in(s, queue, id, newpath, sz, err);
 }
 
+/*
+ * Full disk.  A delivery whose outcome cannot be written would be made again
+ * on every run, so: no connection is made unless the file system has room to
+ * write the envelope again (RECORD_ROOM plus 1 KiB a recipient; the intake
+ * keeps [General] MinFreeSpace free for this); and when writing it fails
+ * after some recipients took the mail, the entry is held in quarantine/ --
+ * a rename needs no room -- for the admin to requeue, instead of being
+ * released to send the same copies again.  Either way the caller ends the
+ * queue run (MF_ENOSPC): the next entry would fare no better.
+ */
+#define RECORD_ROOM 65536
+
+static enum mf_status room_to_record(const struct mf_entry *e,
+				     const struct mf_envelope *env, struct mf_err *err)
+{
+	if (mf_intake_room(e->path, RECORD_ROOM + (uint64_t)env->nrcpts * 1024, err) == MF_OK)
+		return MF_OK;
+	mf_err_prefix(err, "not delivered, no room to record the outcome");
+	return err->status;
+}
+
+static enum mf_status hold_unrecorded(struct mf_entry *e, unsigned sent,
+				      char *newpath, size_t sz, struct mf_err *err)
+{
+	struct mf_err merr;
+
+	if (!sent) {
+		mf_entry_release(e, NULL);
+		return err->status;
+	}
+	mf_log(LOG_ERR, "%s: delivered to %u recipient(s), but %s (#%s): held in quarantine/ "
+	       "so that it is not sent again; requeue it by hand once there is room",
+	       e->id, sent, err->msg, mf_err_dsncode(err));
+	if (mf_entry_move(e, "quarantine", &merr) == MF_OK)
+		snprintf(newpath, sz, "%s", e->path);
+	else /* left claimed in cur/: only the stalled-entry recovery sends it again */
+		mf_log(LOG_ERR, "%s: %s; left in cur/", e->id, merr.msg);
+	return err->status;
+}
+
 /* Claim QUEUE/new/ID and deliver it. */
 static enum mf_status send_in(struct mf_sender *s, const char *queue,
 			      const char *id, char *newpath, size_t sz,
@@ -612,6 +808,8 @@ static enum mf_status send_in(struct mf_sender *s, const char *queue,
 	struct mf_envelope env;
 	struct mf_entry e;
 	enum mf_status st;
+	unsigned sent;
+	size_t i;
 	int msgfd;
 
 	newpath[0] = '\0';
@@ -637,22 +835,31 @@ static enum mf_status send_in(struct mf_sender *s, const char *queue,
 		mf_envelope_free(&env);
 		return st;
 	}
+	for (i = 0; st == MF_OK && i < env.nrcpts; i++)
+		if (clamp_next(s, &env.rcpts[i]))
+			mf_log(LOG_NOTICE, "%s: to=<%s> next attempt moved back: the clock went back",
+			       id, env.rcpts[i].addr);
+	if (st == MF_OK)
+		st = room_to_record(&e, &env, err);
 	msgfd = st == MF_OK ? mf_entry_openat(&e, "message", O_RDONLY) : -1;
 	if (st == MF_OK && msgfd < 0)
 		st = mf_err_errno(err, errno, "%s/message", e.path);
 	if (st == MF_OK)
 		st = make_mark(s, &env, msgfd, err);
+	sent = s->delivered;
 	if (st == MF_OK)
 		st = deliver_all(s, &env, msgfd, err);
+	sent = s->delivered - sent;
 	if (msgfd >= 0)
 		close(msgfd);
 	/* outcomes are recorded before the entry moves: a crash here retries only
 	 * the recipients that were not yet answered.  An entry delivered to
 	 * everyone is removed at once instead: writing its envelope first would
 	 * close no window (a crash before the removal sends it again either way). */
-	if (st == MF_OK && !all_delivered(&env))
-		st = mf_entry_write_envelope(&e, &env, err);
-	if (st == MF_OK)
+	if (st == MF_OK && !all_delivered(&env) &&
+	    (st = mf_entry_write_envelope(&e, &env, err)))
+		st = hold_unrecorded(&e, sent, newpath, sz, err);
+	else if (st == MF_OK)
 		st = move_on(s, &e, &env, newpath, sz, err);
 	else if (e.dirfd >= 0)
 		mf_entry_release(&e, NULL);
@@ -681,9 +888,10 @@ static int entry_due(struct mf_sender *s, const char *id)
 	mf_envelope_init(&env);
 	st = mf_entry_read_envelope(&e, &env, NULL);
 	d = st == MF_ECORRUPT; /* due at once: send_in sets it aside */
+	/* an entry whose schedule the clock made wrong is taken to be rewritten */
 	if (st == MF_OK && owns(s, &env))
 		for (i = 0; i < env.nrcpts && !d; i++)
-			d = due(s, &env.rcpts[i]);
+			d = due(s, &env.rcpts[i]) || clamp_next(s, &env.rcpts[i]);
 	mf_envelope_free(&env);
 	mf_entry_close(&e);
 	return d;
@@ -712,6 +920,10 @@ static int queue_one(struct mf_spool *sp, const char *queue, const char *sub,
 		if (c->st == MF_OK) {
 			c->st = err.status;
 			*c->err = err;
+		}
+		if (err.status == MF_ENOSPC) {
+			mf_log(LOG_ERR, "the spool is full: queue run ended");
+			return 1;
 		}
 	}
 	return 0;

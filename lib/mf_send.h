@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "mf_conf.h"
@@ -36,6 +37,14 @@
  * SecureHashFile (see mf_mark.h): the next hop can tell mail mf already
  * scanned from forged claims of it.
  *
+ * mx: hops (RFC 5321 5.1, as Postfix does): at most MaxMXHosts MX hosts, in
+ * order of preference, are looked up, and at most MaxMXHosts addresses
+ * tried.  When one resolves to this host (mf_dns_is_self) -- and is not in
+ * MXLoopExempt -- it and every host of the same or a worse preference are
+ * dropped: we are that MX, and sending there would loop.  When nothing is
+ * left the recipients are deferred with 4.4.6 "mail for DOMAIN loops back
+ * to myself".  inet:, lmtp: and unix: hops are taken as the admin wrote them.
+ *
  * Unique ids: a sender with an id takes only entries received with that id; the
  * default sender (no id) takes the others -- except those whose id has its own
  * [Sender ID] section, which belong to that sender.
@@ -63,6 +72,9 @@ struct mf_sender {
 	char cached_key[600];
 	unsigned delivered, deferred, failed;
 	char unsynced[16];          /* queue whose cur/ has unsynced removals */
+	unsigned max_mx;            /* MaxMXHosts: MX hosts looked up, addresses tried */
+	struct sockaddr_storage exempt[16]; /* MXLoopExempt: not ourselves (port 0: any) */
+	size_t nexempt;
 };
 
 enum mf_status mf_send_setup(struct mf_sender *s, struct mf_spool *sp,

@@ -49,7 +49,7 @@ enum mf_status mf_tool_start(struct mf_tool *t, const char *prog,
 	if ((st = mf_conf_load(o->config, &t->conf, err)))
 		return st;
 	mf_conf_log_setup(t->conf, prog, o->verbose, mode == MF_MODE_INTERACTIVE);
-	return MF_OK;
+	return mf_priv_drop(t->conf, mf_conf_spool(t->conf, o->spool), &t->priv, err);
 }
 
 enum mf_status mf_tool_spool(struct mf_tool *t, const struct mf_common_opts *o,
@@ -58,6 +58,8 @@ enum mf_status mf_tool_spool(struct mf_tool *t, const struct mf_common_opts *o,
 	const char *root = mf_conf_spool(t->conf, o->spool);
 	enum mf_status st;
 
+	if (t->spool_open) /* a tool's --check-config check may have opened it */
+		return MF_OK;
 	st = mf_spool_open(root, mf_conf_str(t->conf, "General", NULL, "Hostname"),
 			   &t->spool, err);
 	if (st == MF_OK)
@@ -73,8 +75,12 @@ int mf_tool_check_config(struct mf_tool *t, const struct mf_common_opts *o,
 
 	/* an admin is reading: notes go to stderr even for transport tools */
 	mf_log_open(t->prog, MF_LOG_OFF, LOG_NOTICE);
-	if (load_st != MF_OK)
-		return mf_log_fail(load_err, MF_MODE_INTERACTIVE);
+	if (load_st != MF_OK) {
+		err = *load_err; /* a spool that cannot be used is a config error too */
+		if (load_st != MF_ENOMEM && load_st != MF_EUSAGE)
+			err.status = MF_ECONFIG;
+		return mf_log_fail(&err, MF_MODE_INTERACTIVE);
+	}
 	if (section && o->unique_id &&
 	    !mf_conf_has_section(t->conf, section, o->unique_id))
 		mf_log(LOG_NOTICE, "note: no [%s %s] section; [%s] applies",
@@ -84,7 +90,10 @@ int mf_tool_check_config(struct mf_tool *t, const struct mf_common_opts *o,
 		err.status = MF_ECONFIG;
 		return mf_log_fail(&err, MF_MODE_INTERACTIVE);
 	}
-	printf("%s: %s: configuration OK\n", t->prog, mf_conf_path(t->conf));
+	printf("%s: %s: configuration OK; runs as %s%suid %lu gid %lu%s\n", t->prog,
+	       mf_conf_path(t->conf), t->priv.name, t->priv.name[0] ? " (" : "",
+	       (unsigned long)t->priv.uid, (unsigned long)t->priv.gid,
+	       t->priv.name[0] ? ")" : "");
 	return 0;
 }
 
@@ -106,6 +115,42 @@ static int wants_check_config(int argc, const char **argv)
 	return 0;
 }
 
+/*
+ * popt takes the argument after an option as its value even when it is "--":
+ * "-f -- rcpt" (an MTA that dropped an empty sender argument) would make
+ * "--" the sender.  A string option whose value is "--" had its value left
+ * out: a usage error, like a missing one.
+ */
+static const char *dashdash_value(const struct poptOption *t)
+{
+	const char *name;
+
+	for (; t->longName || t->shortName || t->arg; t++) {
+		if ((t->argInfo & POPT_ARG_MASK) == POPT_ARG_INCLUDE_TABLE && t->arg) {
+			if ((name = dashdash_value(t->arg)))
+				return name;
+		} else if ((t->argInfo & POPT_ARG_MASK) == POPT_ARG_STRING && t->arg &&
+			   *(char **)t->arg && !strcmp(*(char **)t->arg, "--")) {
+			return t->longName ? t->longName : "?";
+		}
+	}
+	return NULL;
+}
+
+static int parse_options(const struct mf_tool_def *def, poptContext pc,
+			 struct mf_err *err)
+{
+	const char *name;
+
+	if (mf_tool_popt(pc, def->common, err) < 0)
+		return -1;
+	if ((name = dashdash_value(def->table))) {
+		mf_err_set(err, MF_EUSAGE, "--%s: missing argument (\"--\" is no value)", name);
+		return -1;
+	}
+	return 0;
+}
+
 int mf_tool_main(const struct mf_tool_def *def, int argc, const char **argv)
 {
 	struct mf_common_opts *o = def->common;
@@ -118,7 +163,7 @@ int mf_tool_main(const struct mf_tool_def *def, int argc, const char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	pc = poptGetContext(def->prog, argc, argv, def->table, 0);
 	poptSetOtherOptionHelp(pc, def->usage);
-	if (mf_tool_popt(pc, o, &err) < 0) {
+	if (parse_options(def, pc, &err) < 0) {
 		mf_log_open(def->prog, MF_LOG_OFF, MF_LOG_OFF);
 		code = mf_log_fail(&err, wants_check_config(argc, argv)
 					 ? MF_MODE_INTERACTIVE : def->mode);

@@ -6,6 +6,7 @@
 #include <popt.h>
 
 #include "mf_conf.h"
+#include "mf_priv.h"
 #include "mf_spool.h"
 #include "mf_status.h"
 
@@ -38,7 +39,9 @@ struct mf_common_opts {
 
 /*
  * A tool's run-time state.  mf_tool_start() loads the config, sets up
- * logging and checks the unique id; mf_tool_spool() opens the spool.  On
+ * logging, checks the unique id and -- started as root -- becomes the mail
+ * filter user (mf_priv.h: the config is read as root, nothing after it);
+ * mf_tool_spool() opens the spool.  On
  * failure err says why; the caller reports it with mf_log_fail(err, t->mode).
  */
 struct mf_tool {
@@ -47,6 +50,7 @@ struct mf_tool {
 	struct mf_conf *conf;
 	struct mf_spool spool;
 	int spool_open;
+	struct mf_priv priv;   /* who the tool runs as */
 };
 
 enum mf_status mf_tool_start(struct mf_tool *t, const char *prog,

@@ -1,2 +1,3 @@
 #!/bin/sh
-exec "${MF_BUILD:-${0%/*}/../build}/t/addr"
+. "${0%/*}/lib.sh"
+test_unit addr

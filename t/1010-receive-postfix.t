@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # A real Postfix hands mail to mf-receive through its pipe(8) transport.
+MF_TEST_ROOT=1 # a private Postfix instance is started as root
 . "${0%/*}/lib.sh"
 
 command -v postfix >/dev/null && [ -x /usr/lib/postfix/sbin/pipe ] ||
@@ -11,11 +12,15 @@ id nobody >/dev/null 2>&1 || skip_all "no user nobody"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 pf=$TRASH/pf
 spool=$TRASH/spool
-# The pipe runs as nobody: it must reach the tools and own the spool.
+# The pipe runs as nobody: it must own the spool and reach mf-receive, so it
+# runs a copy in $TRASH (the checkout may be under /root, mode 0700).
 chmod 755 "$TRASH"
-mkdir -p "$pf/conf" "$pf/queue" "$pf/data" "$spool"
+mkdir -p "$pf/conf" "$pf/queue" "$pf/data" "$spool" bin
 chown nobody "$spool"
 chown postfix "$pf/data"
+cp -p "$MF_BUILD/mf-receive" bin/
+as_nobody test -x "$TRASH/bin/mf-receive" ||
+	{ echo "Bail out! user nobody cannot reach $TRASH (set TMPDIR)"; exit 1; }
 
 cat >"$pf/conf/main.cf" <<CF
 compatibility_level = 3.6
@@ -59,7 +64,7 @@ anvil     unix - - n - 1 anvil
 scache    unix - - n - 1 scache
 postlog   unix-dgram n - n - 1 postlogd
 mfpipe    unix - n n - - pipe flags=Rq user=nobody null_sender=
-  argv=$MF_BUILD/mf-receive -S $spool -c /dev/null -a \${client_address} -H \${client_helo} -f \${sender} -- \${recipient}
+  argv=$TRASH/bin/mf-receive -S $spool -c /dev/null -a \${client_address} -H \${client_helo} -f \${sender} -- \${recipient}
 CF
 
 postfix -c "$pf/conf" start >"$pf/start.log" 2>&1 || { cat "$pf/start.log"; sed "s/^/# /" "$pf/start.log" "$pf/maillog" 2>/dev/null; skip_all "postfix did not start"; }

@@ -1,10 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # mf-receive logs to syslog, facility mail: read from a /dev/log of our own.
+MF_TEST_ROOT=1 # a private mount namespace with our own /dev
 . "${0%/*}/lib.sh"
 
 [ "$(id -u)" = 0 ] && command -v unshare >/dev/null || skip_all "needs root and unshare"
 unshare -m true 2>/dev/null || skip_all "mount namespaces not permitted here"
+# Started as root, mf-receive becomes the spool's owner, then logs.
 mkspool
 printf 'Subject: logged\n\nx\n' >msg
 printf '[General]\nLogLevel = info\n' >mf.conf
@@ -19,9 +21,10 @@ mount --bind /dev "$TRASH/olddev"
 mount -t tmpfs -o size=1m tmpfs /dev
 touch /dev/null && mount --bind "$TRASH/olddev/null" /dev/null
 exec python3 - "$@" <<'PY'
-import socket, subprocess, sys
+import os, socket, subprocess, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind("/dev/log")
+os.chmod("/dev/log", 0o666)
 rc = subprocess.call(["mf-receive"] + sys.argv[1:], stdin=open("msg", "rb"),
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 s.settimeout(0.2)

@@ -6,6 +6,8 @@
 # A real 1 MiB tmpfs (mounted in a private mount namespace: unshare -m, as
 # root) gives the real ENOSPC and EROFS; the LD_PRELOAD shim t/fault.so (built
 # by "make units") gives the faults no file system produces on demand.
+# Run as root for the tmpfs; the tools then become the spools' owner, nobody.
+MF_TEST_ROOT=1
 . "${0%/*}/lib.sh"
 
 FAULT=$T_DIR/fault.so
@@ -24,9 +26,11 @@ elif ! ldd "$RECEIVE" >/dev/null 2>&1; then
 		RECEIVE= why_no_shim="mf-receive is static and could not be relinked: $(head -n 1 cc.err)"
 	fi
 fi
-printf '[General]\nSyslog = no\n' >mf.conf
+printf '[General]\nSyslog = no\nMinFreeSpace = 0\n' >mf.conf
 MF_CONFIG=$TRASH/mf.conf; export MF_CONFIG
 DIAG='^mf-receive: .* \(#4\.[0-9]+\.[0-9]+\)$'
+# the shim's log, written by the tool after it dropped root
+mkspool flog
 
 # Succeeds when the command fails (a "! cmd" line is no assertion under set -e).
 not() { if "$@"; then return 1; fi; }
@@ -63,8 +67,9 @@ cat >tmpfs-run.sh <<'EOF'
 set -u
 mnt=$1 res=$2
 mkdir -p "$res"
-mount -t tmpfs -o size=1m,mode=0700 tmpfs "$mnt" || exit 99
+mount -t tmpfs -o size=1m,mode=0755 tmpfs "$mnt" || exit 99
 mkdir "$mnt/spool" "$mnt/spool2"
+chown nobody "$mnt/spool" "$mnt/spool2"
 step() { # name message
 	mf-receive -S "$mnt/spool" -f a@example.org -- b@example.org <"$2" >"$res/$1.out" 2>"$res/$1.err"
 	echo $? >"$res/$1.rc"
@@ -103,7 +108,9 @@ else
 	# The same steps with the shim: the 2nd block of the message does not fit;
 	# every mkdir fails as on a read-only file system.
 	test_expect_success 'run mf-receive with ENOSPC and EROFS from the fault shim' '
-		mkdir -p res fspool spool2
+		mkdir -p res
+		mkspool fspool
+		mkspool spool2
 		step() { # name message fault spool
 			rc=0
 			LD_PRELOAD=${3:+$FAULT} MF_FAULT=${3:-} \
@@ -161,8 +168,8 @@ fi
 
 # receive_fault SPEC [MESSAGE]: run mf-receive with MF_FAULT=SPEC.
 receive_fault() {
-	rm -f fault.log
-	LD_PRELOAD=$FAULT MF_FAULT=$1 MF_FAULT_LOG=$TRASH/fault.log \
+	rm -f flog/fault.log
+	LD_PRELOAD=$FAULT MF_FAULT=$1 MF_FAULT_LOG=$TRASH/flog/fault.log \
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
 		"$RECEIVE" -S spool -f a@example.org -- b@example.org <"${2:-small}" >out 2>err
 }
@@ -174,8 +181,8 @@ expect_fault() {
 	receive_fault "$1" "$2" || rc=$?
 	echo "exit $rc, want 75"
 	test "$rc" -eq 75
-	echo "injected: $(cat fault.log 2>/dev/null)"
-	test -s fault.log
+	echo "injected: $(cat flog/fault.log 2>/dev/null)"
+	test -s flog/fault.log
 	test_last_line err "$DIAG"
 	test_last_line err "$3"
 	test ! -s out
@@ -236,14 +243,14 @@ if ! ldd "$MF_BUILD/mf-inject" >/dev/null 2>&1; then
 else
 test_expect_success 'mf-inject shares the intake: ENOSPC on the envelope -> 75, nothing left' '
 	rm -rf spool/in/new/*
-	rm -f fault.log
+	rm -f flog/fault.log
 	rc=0
-	LD_PRELOAD=$FAULT MF_FAULT="write:ENOSPC:1:envelope*" MF_FAULT_LOG=$TRASH/fault.log \
+	LD_PRELOAD=$FAULT MF_FAULT="write:ENOSPC:1:envelope*" MF_FAULT_LOG=$TRASH/flog/fault.log \
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
 		mf-inject -S spool -f a@example.org -- b@example.org <small >out 2>err || rc=$?
 	echo "exit $rc, want 75"
 	test "$rc" -eq 75
-	test -s fault.log
+	test -s flog/fault.log
 	test_last_line err "^mf-inject: .*No space left on device \(#4\.3\.1\)$"
 	queue_empty spool/in
 '

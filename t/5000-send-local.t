@@ -15,16 +15,19 @@ conf() {
 recv() { mf-receive -S spool -c mf.conf -f "$@" <msg; }
 send() { mf-send -S spool -c mf.conf "$@"; }
 
-cat >prog <<'EOF'
-#!/bin/sh
 # a pipe program: records its argv and stdin, exits as told by $TRASH/code
-printf '%s\n' "$@" >"$TRASH/prog.args"
-cat >"$TRASH/prog.in"
-echo "prog says: $(cat "$TRASH/code" 2>/dev/null || echo 0)"
-exit "$(cat "$TRASH/code" 2>/dev/null || echo 0)"
+# (the trash path is written in: the program gets a minimal environment)
+cat >prog <<EOF
+#!/bin/sh
+T='$TRASH'
+EOF
+cat >>prog <<'EOF'
+printf '%s\n' "$@" >"$T/prog.args"
+cat >"$T/prog.in"
+echo "prog says: $(cat "$T/code" 2>/dev/null || echo 0)"
+exit "$(cat "$T/code" 2>/dev/null || echo 0)"
 EOF
 chmod +x prog
-export TRASH
 
 test_expect_success 'maildir: one copy per recipient, Return-Path and Delivered-To, entry removed' '
 	conf "maildir:$TRASH/md/%d/%u" &&

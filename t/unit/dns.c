@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for MX and address lookups (mf_dns) against the server t/0011-lib-dns.t starts. */
 #include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +178,79 @@ static void test_spread(void)
 		tap_diag("a %d, b %d, c %d", first[0], first[1], first[2]);
 }
 
+/* 300 MX hosts: all parsed, in order of preference. */
+static void test_many(void)
+{
+	struct mf_mx *mx;
+	struct mf_err err;
+	size_t n, i, sorted = 1;
+	enum mf_status st = mf_dns_mx("many.test", &mx, &n, &err);
+
+	for (i = 1; st == MF_OK && i < n; i++)
+		sorted &= mx[i - 1].pref <= mx[i].pref;
+	if (!ok(st == MF_OK && n == 300 && sorted && !strcmp(mx[0].host, "h1.many.test"),
+		"mx many.test: 300 hosts, sorted"))
+		tap_diag("status %d (%s), %zu hosts", st, st ? err.msg : "", n);
+	if (st == MF_OK)
+		free(mx);
+}
+
+static int self_of(const char *spec)
+{
+	struct sockaddr_storage ss;
+
+	return mf_dns_parse_addr(spec, &ss) < 0 ? -1 : mf_dns_is_self(&ss);
+}
+
+/* Loopback and this host's own addresses are "self"; others are not. */
+static void test_self(void)
+{
+	struct ifaddrs *ifa, *i;
+	char buf[INET6_ADDRSTRLEN + 2];
+	struct sockaddr_storage ss;
+
+	ok(self_of("127.0.0.1") == 1 && self_of("127.1.2.3:25") == 1 && self_of("0.0.0.0") == 1,
+	   "self: 127/8 and 0.0.0.0");
+	ok(self_of("::1") == 1 && self_of("[::ffff:127.0.0.1]:25") == 1 && self_of("::") == 1,
+	   "self: ::1, v4-mapped loopback, ::");
+	ok(self_of("192.0.2.1") == 0 && self_of("[2001:db8::1]:25") == 0,
+	   "self: documentation addresses are not");
+	ok(mf_dns_parse_addr("192.0.2.1:99999", &ss) < 0 && mf_dns_parse_addr("x", &ss) < 0,
+	   "parse_addr: a bad port, a name");
+	buf[0] = '\0';
+	if (getifaddrs(&ifa) == 0) {
+		for (i = ifa; i && !buf[0]; i = i->ifa_next)
+			if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+			    !(i->ifa_flags & IFF_LOOPBACK))
+				inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr,
+					  buf, sizeof buf);
+		freeifaddrs(ifa);
+	}
+	if (buf[0])
+		ok(self_of(buf) == 1, "self: %s, an address of an interface", buf);
+	else
+		ok(1, "# SKIP no interface with an IPv4 address");
+}
+
+/* Malformed answers (t/hostile_dns.py): a temporary failure, never a crash. */
+static void test_hostile(void)
+{
+	static const char *const names[] = { "ptrloop.bad", "count.bad", "trunc.bad",
+					      "rdlen.bad", "spill.bad" };
+	const char *h = getenv("MF_DNS_HOSTILE");
+	struct mf_err err;
+	size_t i;
+
+	if (!h || !*h || mf_dns_set_resolver(h, &err) != MF_OK) {
+		for (i = 0; i < sizeof names / sizeof names[0]; i++)
+			ok(1, "# SKIP MF_DNS_HOSTILE not set");
+		return;
+	}
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		mx_fails(names[i], MF_ETEMP, "4.4.3", "malformed");
+	mf_dns_set_resolver(server, &err);
+}
+
 static void test_mx(void)
 {
 	mx_is("example.test", "mx1.example.test/10 mx2.example.test/20");
@@ -197,7 +272,13 @@ static void test_mx(void)
 	mx_fails("", MF_EADDR, "5.1.3", "bad domain name");
 	mx_fails("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.test",
 		 MF_EADDR, "5.1.3", "bad domain name");
+	/* RFC 5321 5.1: an MX names a host; an address there is skipped */
+	mx_is("mixed.test", "mx2.example.test/20");
+	mx_fails("ipmx.test", MF_ETEMP, "4.4.3", "no usable MX host name");
+	mx_fails("192.0.2.1", MF_EADDR, "5.1.3", "bad domain name");
+	mx_fails("example.123", MF_EADDR, "5.1.3", "bad domain name");
 	test_spread();
+	test_many();
 }
 
 static void test_addrs(void)
@@ -266,11 +347,13 @@ int main(void)
 		printf("1..0 # SKIP MF_DNS_SERVER not set (run t/0011-lib-dns.t)\n");
 		return 0;
 	}
-	tap_plan(44);
+	tap_plan(59);
 	test_resolver_spec();
+	test_self();
 	if (!ok(mf_dns_set_resolver(server, &err) == MF_OK, "resolver %s", server))
 		tap_diag("%s", err.msg);
 	test_mx();
+	test_hostile();
 	test_addrs();
 	test_ipv6_server();
 	test_dead_server();

@@ -62,7 +62,7 @@ static void drop(const struct mf_entry *e)
 static void check(const char *label, char how, const char *in, size_t inlen,
 		  const char *want, size_t wantlen, int keep_from)
 {
-	struct mf_intake_opts o = { 0, keep_from };
+	struct mf_intake_opts o = { .keep_from_line = keep_from };
 	struct mf_envelope env;
 	struct mf_entry e;
 	struct mf_err err;
@@ -107,7 +107,7 @@ static void check(const char *label, char how, const char *in, size_t inlen,
 static void check_parts(const char *label, const char *const *parts, size_t nparts,
 			const char *want, size_t wantlen)
 {
-	struct mf_intake_opts o = { 0, 0 };
+	struct mf_intake_opts o = { 0 };
 	struct mf_envelope env;
 	struct mf_entry e;
 	struct mf_err err;
@@ -267,7 +267,7 @@ static int count(const char *sub)
 
 static void test_max_size(void)
 {
-	struct mf_intake_opts o = { 0, 0 };
+	struct mf_intake_opts o = { 0 };
 	struct mf_envelope env;
 	struct mf_entry e;
 	struct mf_err err;
@@ -350,7 +350,7 @@ static void test_max_size(void)
 
 static void test_envelope(void)
 {
-	struct mf_intake_opts o = { 0, 0 };
+	struct mf_intake_opts o = { 0 };
 	struct mf_envelope env, back;
 	struct mf_entry e, ro;
 	struct mf_err err;
