@@ -11,13 +11,19 @@
 #include "mf_status.h"
 
 /*
- * The envelope file is "Key: value" lines.  Entry keys come first; each
- * "Recipient:" line opens a recipient block, and the keys after it (State,
- * Attempts, ...) belong to that recipient.  Keys are case-insensitive on
- * reading; lines with keys this version does not know are kept, in order, and
- * written back unchanged, so older tools do not lose what newer ones add.
- * Values are single lines: the formatter turns CR/LF in free text (a peer's
- * reply) into spaces.  Addresses are stored without angle brackets in the
+ * The envelope file is "Key: value" lines in one fixed order (mf-spool(5)):
+ * the entry keys, then one block per recipient opened by "Recipient:", then
+ * "End: N" with N the number of recipients, as the last line.  The reader
+ * takes only what the writer makes: keys exact and in their order, each at
+ * most once, required keys present, values checked (addresses as at intake,
+ * numbers and times in their one spelling, no control characters), bounded
+ * lines, at least one recipient and a matching End line -- a file cut short
+ * or edited out of shape is MF_ECORRUPT, never half read.  Unknown keys are
+ * allowed at the end of a block and kept verbatim, so for any text that
+ * parses, formatting the result gives the same bytes back.  The writer turns
+ * control characters in free text (a peer's reply) into spaces and shortens
+ * it to the line bound; it refuses (MF_EINTERNAL) to write an envelope the
+ * reader would refuse.  Addresses are stored without angle brackets in the
  * struct and with them in the file; "" is the null sender.
  *
  * Ownership: every string is owned by the struct and freed by
@@ -62,7 +68,11 @@ struct mf_envelope {
 	struct mf_buf extra;  /* unknown entry-level lines */
 };
 
-#define MF_ENVELOPE_MAX (4u << 20) /* a larger envelope file is corrupt */
+#define MF_ENVELOPE_VERSION 2
+#define MF_ENVELOPE_MAX (4u << 20)     /* a larger envelope file is corrupt */
+#define MF_ENVELOPE_LINE_MAX 1024      /* bytes of one line, LF included */
+#define MF_ENVELOPE_LINES_MAX 262144   /* lines of one file */
+#define MF_ENVELOPE_ATTEMPTS_MAX 1000000
 
 void mf_envelope_init(struct mf_envelope *env);
 void mf_envelope_free(struct mf_envelope *env);
@@ -76,7 +86,9 @@ int mf_rcpt_state_parse(const char *s, enum mf_rcpt_state *st);
 
 enum mf_status mf_envelope_format(const struct mf_envelope *env,
 				  struct mf_buf *out, struct mf_err *err);
-/* Parse text (len bytes); env must be freshly initialised. */
+/* Parse text (len bytes); env must be freshly initialised.  Text that is not
+ * a complete, well-formed envelope is MF_ECORRUPT with the line and reason;
+ * env then holds a partial result only for mf_envelope_free(). */
 enum mf_status mf_envelope_parse(const char *text, size_t len,
 				 struct mf_envelope *env, struct mf_err *err);
 

@@ -829,7 +829,7 @@ static enum mf_status send_in(struct mf_sender *s, const char *queue,
 		return st;
 	mf_envelope_init(&env);
 	st = mf_entry_read_envelope(&e, &env, err);
-	if (st == MF_EDATA) {
+	if (st == MF_EDATA || st == MF_ECORRUPT) {
 		/* retrying cannot mend it: keep it for the admin, out of the way */
 		mf_log(LOG_ERR, "%s (#%s); moved to quarantine/", err->msg, mf_err_dsncode(err));
 		if ((st = mf_entry_move(&e, "quarantine", err)) == MF_OK)
@@ -890,14 +890,17 @@ static int entry_due(struct mf_sender *s, const char *id)
 {
 	struct mf_envelope env;
 	struct mf_entry e;
+	enum mf_status st;
 	size_t i;
 	int d = 0;
 
 	if (mf_entry_open(s->spool, "out", "new", id, &e, NULL))
 		return 0;
 	mf_envelope_init(&env);
+	st = mf_entry_read_envelope(&e, &env, NULL);
+	d = st == MF_ECORRUPT; /* due at once: send_in sets it aside */
 	/* an entry whose schedule the clock made wrong is taken to be rewritten */
-	if (mf_entry_read_envelope(&e, &env, NULL) == MF_OK && owns(s, &env))
+	if (st == MF_OK && owns(s, &env))
 		for (i = 0; i < env.nrcpts && !d; i++)
 			d = due(s, &env.rcpts[i]) || clamp_next(s, &env.rcpts[i]);
 	mf_envelope_free(&env);

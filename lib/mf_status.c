@@ -27,6 +27,7 @@ static const struct {
 	[MF_EADDR]     = { EX_DATAERR,  EX_DATAERR,  "5.1.3" },
 	[MF_ETOOBIG]   = { EX_DATAERR,  EX_DATAERR,  "5.3.4" },
 	[MF_EPOLICY]   = { EX_NOPERM,   EX_NOPERM,   "5.7.1" },
+	[MF_ECORRUPT]  = { EX_TEMPFAIL, EX_TEMPFAIL, "4.3.0" },
 };
 
 static void clean_line(char *s)

@@ -32,6 +32,7 @@ enum mf_status {
 	MF_EADDR,     /* an envelope address is unusable */
 	MF_ETOOBIG,   /* the message exceeds the size limit */
 	MF_EPOLICY,   /* refused by policy */
+	MF_ECORRUPT,  /* a spool file is damaged or not trustworthy: set it aside */
 	MF_STATUS_MAX
 };
 

@@ -18,7 +18,8 @@ test_expect_success 'prints exactly the path of the one new entry' '
 
 test_expect_success 'the envelope records id, sender, size, recipients' '
 	p=$(cat out) && id=${p##*/} &&
-	grep -qx "Version: 1" "$p/envelope" &&
+	grep -qx "Version: 2" "$p/envelope" &&
+	tail -n 1 "$p/envelope" | grep -qx "End: 1" &&
 	grep -qx "Id: $id" "$p/envelope" &&
 	grep -qx "Sender: <a@example.org>" "$p/envelope" &&
 	grep -qx "Size: $(wc -c <msg)" "$p/envelope" &&

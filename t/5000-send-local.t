@@ -126,7 +126,7 @@ test_expect_success 'partial success: the delivered recipient is not sent again'
 	import sys
 	p = sys.argv[1]
 	s = open(p).read()
-	s += "Recipient: <two@example.net>\nState: delivered\nAttempts: 1\n"
+	s = s.replace("End: 1\n", "Recipient: <two@example.net>\nState: delivered\nAttempts: 1\nEnd: 2\n")
 	open(p, "w").write(s)
 	EOF
 	send "$p" &&

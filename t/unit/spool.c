@@ -403,10 +403,10 @@ static void test_envelope_rw(struct mf_spool *sp)
 	mf_envelope_free(&env);
 
 	/* a damaged or missing envelope is MF_EDATA, naming the entry */
-	t_write_str(pathf("%s/envelope", e.path), "Version: 1\nnonsense\n");
+	t_write_str(pathf("%s/envelope", e.path), "Version: 2\nnonsense\n");
 	mf_envelope_init(&back);
 	st = mf_entry_read_envelope(&e, &back, &err);
-	ok(st == MF_EDATA && strstr(err.msg, e.path), "a damaged envelope is MF_EDATA, naming the entry");
+	ok(st == MF_ECORRUPT && strstr(err.msg, e.path), "a damaged envelope is MF_ECORRUPT, naming the entry");
 	mf_envelope_free(&back);
 	unlink(pathf("%s/envelope", e.path));
 	mf_envelope_init(&back);

@@ -31,6 +31,7 @@ static const struct {
 	{ MF_EADDR, "MF_EADDR", 65, 65, "5.1.3" },
 	{ MF_ETOOBIG, "MF_ETOOBIG", 65, 65, "5.3.4" },
 	{ MF_EPOLICY, "MF_EPOLICY", 77, 77, "5.7.1" },
+	{ MF_ECORRUPT, "MF_ECORRUPT", 75, 75, "4.3.0" },
 };
 #define NTABLE (sizeof table / sizeof table[0])
 
@@ -200,7 +201,7 @@ static void test_log_fail(void)
 
 int main(void)
 {
-	tap_plan(96);
+	tap_plan(100);
 	test_table();
 	test_set_dsn();
 	test_errno();
