@@ -165,6 +165,7 @@ static void test_open(struct mf_spool *sp)
 	{
 		char id[MF_ID_MAX + 1];
 		memset(id, 'i', MF_ID_MAX);
+		memcpy(id, "1.M1P1Q1.", 9);
 		id[MF_ID_MAX] = '\0';
 		ok(!mf_id_valid(id), "an id of MF_ID_MAX characters is refused");
 		id[MF_ID_MAX - 1] = '\0';
@@ -550,18 +551,21 @@ static void test_each(struct mf_spool *sp)
 {
 	struct seen s = { "", 0, 0 };
 	struct mf_err err;
-	static const char *const names[] = { "c.2", "a.9", "b.1", ".hidden", "..x", "A.0" };
+	static const char *const names[] = { "3.M0P0Q2.c", "1.M0P0Q9.a", "2.M0P0Q1.b", ".hidden",
+					     "..x", "0.M0P0Q0.A", "bad\033name" };
 	size_t i;
 
 	mf_queue_init(sp, "failed", &err);
 	for (i = 0; i < sizeof names / sizeof names[0]; i++)
 		mkdir(pathf("%s/failed/cur/%s", root, names[i]), 0700);
 	ok(mf_spool_each(sp, "failed", "cur", collect, &s, &err) == MF_OK, "mf_spool_each");
-	is_str(s.names, "A.0,a.9,b.1,c.2,", "entries in name order, dot names skipped");
+	is_str(s.names, "0.M0P0Q0.A,1.M0P0Q9.a,2.M0P0Q1.b,3.M0P0Q2.c,",
+	       "entries in name order, dot names and invalid names skipped");
 	memset(&s, 0, sizeof s);
 	s.stop_after = 2;
 	mf_spool_each(sp, "failed", "cur", collect, &s, &err);
-	ok(s.calls == 2 && !strcmp(s.names, "A.0,a.9,"), "a non-zero return stops the walk");
+	ok(s.calls == 2 && !strcmp(s.names, "0.M0P0Q0.A,1.M0P0Q9.a,"),
+	   "a non-zero return stops the walk");
 	for (i = 0; i < sizeof names / sizeof names[0]; i++)
 		rmdir(pathf("%s/failed/cur/%s", root, names[i]));
 	memset(&s, 0, sizeof s);
