@@ -579,8 +579,11 @@ enum mf_status mf_entry_remove_nosync(struct mf_entry *e, struct mf_err *err)
 	if (strcmp(e->sub, "tmp") && (st = rename_entry(e, e->queue, "tmp", 0, err)))
 		return st;
 	remove_files(e);
-	if (rmdir(e->path) < 0)
-		return mf_err_errno(err, errno, "remove %s", e->path);
+	if (rmdir(e->path) < 0) {
+		st = mf_err_errno(err, errno, "remove %s", e->path);
+		mf_entry_close(e); /* left in tmp/ for the recovery, not put back */
+		return st;
+	}
 	mf_entry_close(e);
 	return MF_OK;
 }
