@@ -136,6 +136,13 @@ void mf_spool_close(struct mf_spool *sp)
 	sp->root = NULL;
 }
 
+/* The spool's owner, or the user this process runs as (root, before it
+ * drops to the owner, makes its own directories and files). */
+static int trusted_uid(const struct mf_spool *sp, uid_t uid)
+{
+	return uid == sp->uid || uid == geteuid();
+}
+
 /*
  * The spool holds only real directories: a symlink planted in it (a queue,
  * new/ or cur/, or an entry) must not lead a tool outside.  Queue and sub
@@ -153,7 +160,7 @@ static enum mf_status check_real_dir(struct mf_spool *sp, const char *path,
 		return mf_err_set(err, MF_EIO, "%s: not a directory (a symlink?); refusing it", path);
 	if (sb.st_mode & S_IWOTH)
 		return mf_err_set(err, MF_ETEMP, "%s is world-writable; refusing it (chmod 700)", path);
-	if (sb.st_uid != sp->uid)
+	if (!trusted_uid(sp, sb.st_uid))
 		return mf_err_set(err, MF_ETEMP, "%s is owned by uid %u, not by the spool's owner "
 				  "(uid %u); refusing it", path, (unsigned)sb.st_uid, (unsigned)sp->uid);
 	return MF_OK;
@@ -328,7 +335,7 @@ static const char *untrusted(struct mf_entry *e, int fd)
 		return NULL; /* the read will fail and say why */
 	if (!S_ISREG(sb.st_mode))
 		return "not a regular file";
-	if (sb.st_uid != e->spool->uid)
+	if (!trusted_uid(e->spool, sb.st_uid))
 		return "owned by another user";
 	if (sb.st_nlink != 1)
 		return "has more than one link";
@@ -895,7 +902,7 @@ static const char *bad_entry(struct mf_spool *sp, const char *queue,
 		return NULL; /* gone meanwhile */
 	if (!S_ISDIR(sb.st_mode))
 		return "not a directory";
-	if (sb.st_uid != sp->uid || (sb.st_mode & S_IWOTH))
+	if (!trusted_uid(sp, sb.st_uid) || (sb.st_mode & S_IWOTH))
 		return "owned by another user or world-writable";
 	return NULL;
 }

@@ -18,13 +18,14 @@ struct mf_envelope;
  * "in", "out", "failed", "quarantine", "corrupt"; queues are created on first
  * use; the root must exist, be owned by the user mf runs as (or mf runs as
  * root) and not be world-writable; queue directories must be owned by the
- * root's owner and not be world-writable (else MF_ETEMP, naming the path).
+ * root's owner (or by the user mf runs as) and not be world-writable (else
+ * MF_ETEMP, naming the path).
  * ID is a maildir-style unique name, TIME.MusecPpidQcount.HOST (mf_id_valid).
  *
  * Trust: nothing found in the spool is trusted.  Every file of an entry is
  * opened with mf_entry_open_file() -- never through a symlink, never blocking
- * on a FIFO, and only a regular file of the spool's owner with one link is
- * used; anything else is MF_EDATA, as is a missing file.  An entry that cannot
+ * on a FIFO, and only a regular file of the spool's owner (or of the user mf
+ * runs as) with one link is used; anything else is MF_EDATA, as is a missing file.  An entry that cannot
  * be trusted (an MF_EDATA from the files or the envelope parser) is set aside
  * with mf_entry_set_aside() into corrupt/, never delivered in part; names in a
  * queue that are not entries mf made (a bad name, a symlink, a FIFO) are set
@@ -59,7 +60,7 @@ struct mf_spool {
 	char host[64];
 	unsigned counter;
 	unsigned checked;     /* queue directories found real (not symlinks) */
-	uid_t uid;            /* owner of the root: every directory and file */
+	uid_t uid;            /* owner of the root (see the trust rules above) */
 };
 
 #define MF_ENTRY_FILES 4
@@ -97,7 +98,7 @@ int mf_entry_openat(struct mf_entry *e, const char *name, int flags);
 /*
  * Open an existing file of the entry (flags O_RDONLY or O_RDWR, O_CREAT is
  * dropped): with O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC|O_NOCTTY, then fstat -- it
- * must be a regular file owned by the spool's owner with exactly one link --
+ * must be a regular file owned by the spool's owner (or euid), one link --
  * then O_NONBLOCK is cleared (unless flags asked for it).  *fd is the file or
  * -1.  A missing file, a symlink, a FIFO or device, a foreign file or a hard
  * link is MF_EDATA ("ENTRY/NAME: a symlink"): the entry is corrupt.
