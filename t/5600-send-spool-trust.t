@@ -77,6 +77,24 @@ test_expect_success 'a FIFO message in a stalled claim: recovered, then set asid
 	not leaked
 '
 
+test_expect_success 'mf-notify: a FIFO or symlink message in failed/ is set aside, no hang, no DSN' '
+	mkdir -p spool/failed/tmp spool/failed/new spool/failed/cur &&
+	for kind in fifo symlink; do
+		p=$(inj) && id=${p##*/} &&
+		sed "s/^State: pending$/State: failed/" "$p/envelope" >env.tmp &&
+		cat env.tmp >"$p/envelope" && mv "$p" spool/failed/new/ &&
+		plant $kind message "spool/failed/new/$id" &&
+		n=$(ls spool/out/new | wc -l) &&
+		rc=0 && timeout 20 mf-notify -v "$id" >out 2>err || rc=$?
+		cat err; echo "mf-notify ($kind): exit $rc"
+		test "$rc" -ne 124 && test "$rc" -eq 65 && test ! -s out &&
+		test -d "spool/corrupt/new/$id" && not test -e "spool/failed/new/$id" &&
+		test "$(ls spool/out/new | wc -l)" -eq "$n" &&
+		grep -q "set aside in corrupt/" err || return 1
+	done
+	not leaked
+'
+
 test_expect_success 'mf-inject -l lists corrupt/ and survives its links and FIFOs' '
 	rc=0 && timeout 20 mf-inject -l corrupt >list 2>err || rc=$?
 	cat list err; test "$rc" -eq 0 &&
