@@ -355,6 +355,8 @@ enum mf_status mf_entry_open_file(struct mf_entry *e, const char *name,
 		     : errno == ELOOP ? mf_err_set(err, MF_EDATA, "%s/%s: a symlink", e->path, name)
 		     : errno == ENXIO ? mf_err_set(err, MF_EDATA, "%s/%s: not a regular file",
 						   e->path, name)
+		     : errno == EACCES ? mf_err_set(err, MF_EDATA, "%s/%s: not readable by the "
+						    "spool's owner", e->path, name)
 		     : mf_err_errno(err, errno, "open %s/%s", e->path, name);
 	if ((why = untrusted(e, fd)) || (!(flags & O_NONBLOCK) && clear_nonblock(fd) < 0)) {
 		close(fd);

@@ -33,12 +33,22 @@ test_expect_success 'a queue directory owned by another user is refused by name 
 	chown nobody spool/out
 '
 
-test_expect_success 'an entry file owned by another user: the entry is set aside' '
-	p=$(cat entry) && chown 4242 "$p/message" &&
+test_expect_success 'an entry file owned by another user, readable: the entry is set aside' '
+	p=$(cat entry) && chown 4242 "$p/message" && chmod 644 "$p/message" &&
 	rc=0 && mf-send -v -q >out 2>err || rc=$?
 	cat err; test "$rc" -eq 0 &&
 	not test -e "$p" && test -d "spool/corrupt/new/${p##*/}" &&
 	grep -q "message: owned by another user (#5.6.0); set aside in corrupt/" err
+'
+
+test_expect_success 'an entry file of another user the spool owner cannot read: set aside' '
+	p=$(setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		mf-inject -Q out -f a@example.org -- b@example.org <msg) &&
+	chown 4242 "$p/envelope" && chmod 600 "$p/envelope" &&
+	rc=0 && mf-send -v -q >out 2>err || rc=$?
+	cat err; test "$rc" -eq 0 &&
+	not test -e "$p" && test -d "spool/corrupt/new/${p##*/}" &&
+	grep -q "envelope: .*(#5.6.0); set aside in corrupt/" err
 '
 
 test_done
