@@ -106,10 +106,11 @@ enum mf_status mf_spool_open(const char *root, const char *hostname,
 		return mf_err_errno(err, errno, "spool %s", root);
 	if (!S_ISDIR(st.st_mode))
 		return mf_err_set(err, MF_EIO, "spool %s: not a directory", root);
-	if ((st.st_mode & S_IWOTH) || (st.st_uid != geteuid() && geteuid() != 0))
-		return mf_err_set(err, MF_ETEMP, "spool %s is %s; refusing it", root,
-				  st.st_mode & S_IWOTH ? "world-writable (chmod 700)"
-						       : "owned by another user");
+	/* Its owner is the spool's owner, whom everything below must belong to
+	 * (or to the user this tool runs as: [General] User may differ). */
+	if (st.st_mode & S_IWOTH)
+		return mf_err_set(err, MF_ETEMP, "spool %s is world-writable (chmod 700); refusing it",
+				  root);
 	sp->uid = st.st_uid;
 	if (!hostname || !*hostname) {
 		if (gethostname(host, sizeof host) < 0)

@@ -16,10 +16,10 @@ struct mf_envelope;
 /*
  * Layout: ROOT/QUEUE/{tmp,new,cur}/ID/{message,envelope}.  QUEUE is one of
  * "in", "out", "failed", "quarantine", "corrupt"; queues are created on first
- * use; the root must exist, be owned by the user mf runs as (or mf runs as
- * root) and not be world-writable; queue directories must be owned by the
- * root's owner (or by the user mf runs as) and not be world-writable (else
- * MF_ETEMP, naming the path).
+ * use; the root must exist and not be world-writable; its owner is the
+ * spool's owner.  Queue directories must be owned by the spool's owner (or
+ * by the user mf runs as, which [General] User may make another) and not be
+ * world-writable (else MF_ETEMP, naming the path).
  * ID is a maildir-style unique name, TIME.MusecPpidQcount.HOST (mf_id_valid).
  *
  * Trust: nothing found in the spool is trusted.  Every file of an entry is
