@@ -40,7 +40,8 @@ static enum mf_status inject(struct mf_tool *t, struct opts *o,
 	enum mf_status st;
 	int fd = STDIN_FILENO;
 
-	if (!mf_queue_valid(queue) || !strcmp(queue, "failed"))
+	if (!mf_queue_valid(queue) || !strcmp(queue, "failed") ||
+	    !strcmp(queue, MF_CORRUPT_QUEUE))
 		return mf_err_set(err, MF_EUSAGE, "cannot inject into queue '%.40s' (in, out, quarantine)",
 				  queue);
 	mf_envelope_init(&env);

@@ -89,7 +89,13 @@ static enum mf_status notify_one(struct mf_tool *t, struct opts *o, const char *
 	if (st)
 		return st;
 	st = report(t, o, &e, delayed, err);
-	rst = mf_entry_release(&e, &rerr);
+	/* a corrupt entry (links, FIFO, bad envelope) is set aside, not retried */
+	if (st == MF_ECORRUPT || st == MF_EDATA) {
+		rst = mf_entry_set_aside(&e, err, &rerr);
+		st = err->status = MF_EDATA; /* set aside: never reportable, exit 65 */
+	} else {
+		rst = mf_entry_release(&e, &rerr);
+	}
 	mf_entry_close(&e);
 	if (rst && st == MF_OK) {
 		*err = rerr;

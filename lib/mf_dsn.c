@@ -412,10 +412,11 @@ static enum mf_status full_part(struct mf_entry *orig, GMimeObject **out,
 	GMimeStream *s;
 	GMimeParser *p;
 	GMimeMessage *m;
-	int fd = mf_entry_openat(orig, "message", O_RDONLY);
+	enum mf_status st;
+	int fd;
 
-	if (fd < 0)
-		return mf_err_errno(err, errno, "%s/message", orig->path);
+	if ((st = mf_entry_open_file(orig, "message", O_RDONLY, &fd, err)))
+		return st;
 	s = g_mime_stream_fs_new(fd); /* owns fd */
 	p = g_mime_parser_new_with_stream(s);
 	m = g_mime_parser_construct_message(p, NULL);
@@ -558,10 +559,10 @@ static enum mf_status original_headers(struct report *rp, struct mf_entry *orig,
 	GMimeMessage *m;
 	enum mf_status st;
 	const char *why = NULL, *subj;
-	int fd = mf_entry_openat(orig, "message", O_RDONLY);
+	int fd;
 
-	if (fd < 0)
-		return mf_err_errno(err, errno, "%s/message", orig->path);
+	if ((st = mf_entry_open_file(orig, "message", O_RDONLY, &fd, err)))
+		return st;
 	st = read_headers(fd, &rp->headers, err);
 	close(fd);
 	if (st)

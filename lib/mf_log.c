@@ -42,20 +42,44 @@ int mf_log_level_parse(const char *s)
 	return -1;
 }
 
+const char *mf_escape(const char *s, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	char e[5];
+	unsigned char c;
+
+	for (; *s; s++) {
+		c = (unsigned char)*s;
+		e[0] = (char)c;
+		e[1] = '\0';
+		if (c < 0x20 || c == 0x7f) {
+			e[0] = '\\';
+			e[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : 'x';
+			e[2] = e[1] == 'x' ? hex[c >> 4] : '\0';
+			e[3] = e[1] == 'x' ? hex[c & 15] : '\0';
+			e[4] = '\0';
+		}
+		if (o + strlen(e) >= outsz)
+			break;
+		memcpy(out + o, e, strlen(e));
+		o += strlen(e);
+	}
+	out[o] = '\0';
+	return out;
+}
+
 void mf_log(int level, const char *fmt, ...)
 {
 	va_list ap;
-	char line[1024];
-	char *p;
+	char raw[1024], line[1024];
 
 	if (level > syslog_level && level > stderr_level)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
+	vsnprintf(raw, sizeof raw, fmt, ap);
 	va_end(ap);
-	for (p = line; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
+	mf_escape(raw, line, sizeof line);
 	if (level <= syslog_level)
 		syslog(level, "%s", line);
 	if (level <= stderr_level)
@@ -65,10 +89,12 @@ void mf_log(int level, const char *fmt, ...)
 int mf_log_fail(const struct mf_err *err, enum mf_mode mode)
 {
 	int code = mf_exit_code(err->status, mode);
+	char msg[4 * MF_ERR_MAX];
 
+	mf_escape(err->msg, msg, sizeof msg);
 	if (syslog_level != MF_LOG_OFF)
-		syslog(LOG_ERR, "%s (#%s)", err->msg, mf_err_dsncode(err));
+		syslog(LOG_ERR, "%s (#%s)", msg, mf_err_dsncode(err));
 	fflush(stdout);
-	fprintf(stderr, "%s: %s (#%s)\n", log_prog, err->msg, mf_err_dsncode(err));
+	fprintf(stderr, "%s: %s (#%s)\n", log_prog, msg, mf_err_dsncode(err));
 	return code;
 }

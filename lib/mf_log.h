@@ -3,6 +3,7 @@
 #ifndef MF_LOG_H
 #define MF_LOG_H
 
+#include <stddef.h>
 #include <syslog.h>
 #include "mf_status.h"
 
@@ -21,6 +22,14 @@ const char *mf_log_prog(void);
 /* Parse "error", "warning", "notice", "info", "debug"; -1 when unknown. */
 int mf_log_level_parse(const char *s);
 void mf_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Copy s into out (outsz > 0 bytes, always NUL-terminated, cut when full)
+ * with every control character (C0 and DEL) written as \n, \r, \t or \xHH,
+ * so that a name or a text from outside can neither end a log line nor drive
+ * a terminal.  Returns out.  Every log line, diagnostic and listing goes
+ * through it; escaping twice changes nothing.
+ */
+const char *mf_escape(const char *s, char *out, size_t outsz);
 /* Report err as the tool's one diagnostic; return the exit code for mode. */
 int mf_log_fail(const struct mf_err *err, enum mf_mode mode);
 

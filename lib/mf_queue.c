@@ -16,11 +16,21 @@ struct list_ctx {
 	unsigned long long bytes;
 };
 
+/* s escaped into one of two rotating buffers: a listing shows nothing raw */
+static const char *esc(const char *s)
+{
+	static char buf[2][2048];
+	static int i;
+
+	i = !i;
+	return mf_escape(s ? s : "", buf[i], sizeof buf[i]);
+}
+
 static void print_rcpt(FILE *out, const struct mf_rcpt *r)
 {
 	char ts[MF_TIMESTAMP_LEN];
 
-	fprintf(out, "    <%s> %s", r->addr, mf_rcpt_state_name(r->state));
+	fprintf(out, "    <%s> %s", esc(r->addr), mf_rcpt_state_name(r->state));
 	if (r->attempts)
 		fprintf(out, " attempts=%u", r->attempts);
 	if (r->next_attempt && r->state == MF_RCPT_DEFERRED) {
@@ -28,10 +38,10 @@ static void print_rcpt(FILE *out, const struct mf_rcpt *r)
 		fprintf(out, " next=%s", ts);
 	}
 	if (r->route)
-		fprintf(out, " route=%s", r->route);
+		fprintf(out, " route=%s", esc(r->route));
 	fputc('\n', out);
 	if (r->reply)
-		fprintf(out, "      (%s)\n", r->reply);
+		fprintf(out, "      (%s)\n", esc(r->reply));
 }
 
 static int list_one(struct mf_spool *sp, const char *queue, const char *sub,
@@ -45,19 +55,30 @@ static int list_one(struct mf_spool *sp, const char *queue, const char *sub,
 	int claimed;
 	size_t i;
 
-	if (mf_entry_open(sp, queue, sub, id, &e, &err))
-		return 0; /* moved on while we listed */
+	if (!mf_id_valid(id)) {
+		c->count++;
+		fprintf(c->out, "%-10s %s  (invalid entry name; set aside by the next queue run)\n",
+			queue, esc(id));
+		return 0;
+	}
+	if (mf_entry_open(sp, queue, sub, id, &e, &err)) {
+		if (err.status != MF_ENOENT) { /* else: moved on while we listed */
+			c->count++;
+			fprintf(c->out, "%-10s %s  (unreadable: %s)\n", queue, id, esc(err.msg));
+		}
+		return 0;
+	}
 	claimed = !strcmp(sub, "cur");
 	mf_envelope_init(&env);
 	c->count++;
 	if (mf_entry_read_envelope(&e, &env, &err)) {
 		fprintf(c->out, "%-10s %s%s  (unreadable: %s)\n", queue, id,
-			claimed ? "*" : "", err.msg);
+			claimed ? "*" : "", esc(err.msg));
 	} else {
 		mf_format_age((int64_t)(c->now - env.arrival), age, sizeof age);
 		fprintf(c->out, "%-10s %s%s %7s %9llu <%s>\n", queue, id,
 			claimed ? "*" : " ", age, (unsigned long long)env.size,
-			env.sender ? env.sender : "");
+			esc(env.sender));
 		c->bytes += env.size;
 		for (i = 0; i < env.nrcpts; i++)
 			print_rcpt(c->out, &env.rcpts[i]);
@@ -75,13 +96,13 @@ enum mf_status mf_queue_list(struct mf_spool *sp, const char *queue, FILE *out,
 	enum mf_status st;
 
 	if (queue && !mf_queue_valid(queue))
-		return mf_err_set(err, MF_EUSAGE, "unknown queue '%.40s' (in, out, failed, quarantine)",
+		return mf_err_set(err, MF_EUSAGE, "unknown queue '%.40s' (in, out, failed, quarantine, corrupt)",
 				  queue);
 	for (q = mf_queues; *q; q++) {
 		if (queue && strcmp(queue, *q))
 			continue;
-		if ((st = mf_spool_each(sp, *q, "new", list_one, &c, err)) ||
-		    (st = mf_spool_each(sp, *q, "cur", list_one, &c, err)))
+		if ((st = mf_spool_each_name(sp, *q, "new", list_one, &c, err)) ||
+		    (st = mf_spool_each_name(sp, *q, "cur", list_one, &c, err)))
 			return st;
 	}
 	if (c.count)
@@ -131,6 +152,11 @@ enum mf_status mf_queue_requeue(struct mf_spool *sp, const char *name,
 	if (st == MF_OK) {
 		reset_rcpts(&env);
 		st = mf_entry_write_envelope(e, &env, err);
+	}
+	if (st == MF_ECORRUPT) { /* corrupt: set aside, never requeued */
+		mf_entry_set_aside(e, err, NULL);
+		mf_envelope_free(&env);
+		return st;
 	}
 	if (st == MF_OK)
 		st = mf_entry_move(e, "out", err);

@@ -829,10 +829,12 @@ static enum mf_status send_in(struct mf_sender *s, const char *queue,
 		return st;
 	mf_envelope_init(&env);
 	st = mf_entry_read_envelope(&e, &env, err);
-	if (st == MF_EDATA || st == MF_ECORRUPT) {
+	msgfd = -1;
+	if (st == MF_OK)
+		st = mf_entry_open_file(&e, "message", O_RDONLY, &msgfd, err);
+	if (st == MF_ECORRUPT) {
 		/* retrying cannot mend it: keep it for the admin, out of the way */
-		mf_log(LOG_ERR, "%s (#%s); moved to quarantine/", err->msg, mf_err_dsncode(err));
-		if ((st = mf_entry_move(&e, "quarantine", err)) == MF_OK)
+		if ((st = mf_entry_set_aside(&e, err, err)) == MF_OK && e.path[0])
 			snprintf(newpath, sz, "%s", e.path);
 		mf_entry_close(&e);
 		mf_envelope_free(&env);
@@ -841,6 +843,7 @@ static enum mf_status send_in(struct mf_sender *s, const char *queue,
 	if (st == MF_OK && !owns(s, &env)) {
 		mf_log(LOG_INFO, "%s: received by %s, left to its own sender", id,
 		       env.receiver_id ? env.receiver_id : "the default receiver");
+		close(msgfd);
 		st = mf_entry_release(&e, err);
 		snprintf(newpath, sz, "%s/%s/new/%s", s->spool->root, queue, id);
 		mf_envelope_free(&env);
@@ -852,9 +855,6 @@ static enum mf_status send_in(struct mf_sender *s, const char *queue,
 			       id, env.rcpts[i].addr);
 	if (st == MF_OK)
 		st = room_to_record(&e, &env, err);
-	msgfd = st == MF_OK ? mf_entry_openat(&e, "message", O_RDONLY) : -1;
-	if (st == MF_OK && msgfd < 0)
-		st = mf_err_errno(err, errno, "%s/message", e.path);
 	if (st == MF_OK)
 		st = make_mark(s, &env, msgfd, err);
 	sent = s->delivered;
@@ -898,7 +898,8 @@ static int entry_due(struct mf_sender *s, const char *id)
 		return 0;
 	mf_envelope_init(&env);
 	st = mf_entry_read_envelope(&e, &env, NULL);
-	d = st == MF_ECORRUPT; /* due at once: send_in sets it aside */
+	/* corrupt or unreadable: due at once, send_in sets it aside */
+	d = st == MF_ECORRUPT;
 	/* an entry whose schedule the clock made wrong is taken to be rewritten */
 	if (st == MF_OK && owns(s, &env))
 		for (i = 0; i < env.nrcpts && !d; i++)
@@ -947,6 +948,7 @@ enum mf_status mf_send_queue(struct mf_sender *s, FILE *out, struct mf_err *err)
 
 	if ((st = mf_queue_init(s->spool, "out", err)) ||
 	    (st = mf_spool_recover(s->spool, "out", s->stalled, MF_TMP_MAX_AGE, NULL, NULL, err)) ||
+	    (st = mf_spool_sweep(s->spool, MF_TMP_MAX_AGE, err)) ||
 	    (st = mf_spool_each(s->spool, "out", "new", queue_one, &c, err)) ||
 	    (st = mf_send_sync(s, err)))
 		return st;

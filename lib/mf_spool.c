@@ -19,7 +19,7 @@
 #include "mf_file.h"
 #include "mf_log.h"
 
-const char *const mf_queues[] = { "in", "out", "failed", "quarantine", NULL };
+const char *const mf_queues[] = { "in", "out", "failed", "quarantine", "corrupt", NULL };
 
 int mf_queue_valid(const char *q)
 {
@@ -31,11 +31,36 @@ int mf_queue_valid(const char *q)
 	return 0;
 }
 
+/* one or more digits, then the character end; the position after it */
+static const char *digits_then(const char *p, char end)
+{
+	const char *q = p;
+
+	while (*q >= '0' && *q <= '9')
+		q++;
+	return q > p && *q == end ? q + 1 : NULL;
+}
+
+static int host_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+}
+
+/* TIME.MusecPpidQcount.HOST, the names make_id() gives */
 int mf_id_valid(const char *id)
 {
-	size_t n = strlen(id);
+	const char *p = id;
 
-	return n > 0 && n < MF_ID_MAX && id[0] != '.' && !strchr(id, '/');
+	if (strnlen(id, MF_ID_MAX) >= MF_ID_MAX)
+		return 0;
+	if (!(p = digits_then(p, '.')) || *p++ != 'M' || !(p = digits_then(p, 'P')) ||
+	    !(p = digits_then(p, 'Q')) || !(p = digits_then(p, '.')) || !*p)
+		return 0;
+	for (; *p; p++)
+		if (!host_char(*p))
+			return 0;
+	return 1;
 }
 
 static enum mf_status path_fmt(char *out, size_t outsz, struct mf_err *err,
@@ -81,6 +106,12 @@ enum mf_status mf_spool_open(const char *root, const char *hostname,
 		return mf_err_errno(err, errno, "spool %s", root);
 	if (!S_ISDIR(st.st_mode))
 		return mf_err_set(err, MF_EIO, "spool %s: not a directory", root);
+	/* Its owner is the spool's owner, whom everything below must belong to
+	 * (or to the user this tool runs as: [General] User may differ). */
+	if (st.st_mode & S_IWOTH)
+		return mf_err_set(err, MF_ETEMP, "spool %s is world-writable (chmod 700); refusing it",
+				  root);
+	sp->uid = st.st_uid;
 	if (!hostname || !*hostname) {
 		if (gethostname(host, sizeof host) < 0)
 			snprintf(host, sizeof host, "localhost");
@@ -106,12 +137,20 @@ void mf_spool_close(struct mf_spool *sp)
 	sp->root = NULL;
 }
 
+/* The spool's owner, or the user this process runs as (root, before it
+ * drops to the owner, makes its own directories and files). */
+static int trusted_uid(const struct mf_spool *sp, uid_t uid)
+{
+	return uid == sp->uid || uid == geteuid();
+}
+
 /*
  * The spool holds only real directories: a symlink planted in it (a queue,
  * new/ or cur/, or an entry) must not lead a tool outside.  Queue and sub
  * directories are checked with lstat(); entries are opened with O_NOFOLLOW.
  */
-static enum mf_status check_real_dir(const char *path, struct mf_err *err)
+static enum mf_status check_real_dir(struct mf_spool *sp, const char *path,
+				     struct mf_err *err)
 {
 	struct stat sb;
 
@@ -120,6 +159,11 @@ static enum mf_status check_real_dir(const char *path, struct mf_err *err)
 				       : mf_err_errno(err, errno, "%s", path);
 	if (!S_ISDIR(sb.st_mode))
 		return mf_err_set(err, MF_EIO, "%s: not a directory (a symlink?); refusing it", path);
+	if (sb.st_mode & S_IWOTH)
+		return mf_err_set(err, MF_ETEMP, "%s is world-writable; refusing it (chmod 700)", path);
+	if (!trusted_uid(sp, sb.st_uid))
+		return mf_err_set(err, MF_ETEMP, "%s is owned by uid %u, not by the spool's owner "
+				  "(uid %u); refusing it", path, (unsigned)sb.st_uid, (unsigned)sp->uid);
 	return MF_OK;
 }
 
@@ -162,10 +206,10 @@ static enum mf_status check_uncached(struct mf_spool *sp, const char *queue,
 	enum mf_status st;
 
 	if ((st = path_fmt(path, sizeof path, err, "%s/%s", sp->root, queue)) ||
-	    (st = check_real_dir(path, err)) ||
+	    (st = check_real_dir(sp, path, err)) ||
 	    (st = path_fmt(path, sizeof path, err, "%s/%s/%s", sp->root, queue, sub)))
 		return st;
-	return check_real_dir(path, err);
+	return check_real_dir(sp, path, err);
 }
 
 static int open_entry_dir(const char *path)
@@ -194,7 +238,8 @@ enum mf_status mf_queue_init(struct mf_spool *sp, const char *queue,
 	if ((st = path_fmt(path, sizeof path, err, "%s/%s/cur", sp->root, queue)))
 		return st;
 	if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) { /* cur/ is made last */
-		if ((st = check_queue_dirs(sp, queue, "new", err)))
+		if ((st = check_queue_dirs(sp, queue, "cur", err)) ||
+		    (st = check_queue_dirs(sp, queue, "new", err)))
 			return st;
 		return check_queue_dirs(sp, queue, "tmp", err);
 	}
@@ -272,7 +317,55 @@ enum mf_status mf_entry_create(struct mf_spool *sp, const char *queue,
 
 int mf_entry_openat(struct mf_entry *e, const char *name, int flags)
 {
-	return openat(e->dirfd, name, flags | O_CLOEXEC, 0600);
+	return openat(e->dirfd, name, flags | O_CLOEXEC | O_NOFOLLOW, 0600);
+}
+
+static int clear_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+}
+
+/* Why the file open as fd cannot be trusted, or NULL when it can. */
+static const char *untrusted(struct mf_entry *e, int fd)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) < 0)
+		return NULL; /* the read will fail and say why */
+	if (!S_ISREG(sb.st_mode))
+		return "not a regular file";
+	if (!trusted_uid(e->spool, sb.st_uid))
+		return "owned by another user";
+	if (sb.st_nlink != 1)
+		return "has more than one link";
+	return NULL;
+}
+
+enum mf_status mf_entry_open_file(struct mf_entry *e, const char *name,
+				  int flags, int *fdp, struct mf_err *err)
+{
+	const char *why;
+	int fd;
+
+	*fdp = -1;
+	fd = mf_entry_openat(e, name, (flags & ~O_CREAT) | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return errno == ENOENT ? mf_err_set(err, MF_ECORRUPT, "%s/%s: missing", e->path, name)
+		     : errno == ELOOP ? mf_err_set(err, MF_ECORRUPT, "%s/%s: a symlink", e->path, name)
+		     : errno == ENXIO ? mf_err_set(err, MF_ECORRUPT, "%s/%s: not a regular file",
+						   e->path, name)
+		     : errno == EACCES ? mf_err_set(err, MF_ECORRUPT, "%s/%s: not readable by the "
+						    "spool's owner", e->path, name)
+		     : mf_err_errno(err, errno, "open %s/%s", e->path, name);
+	if ((why = untrusted(e, fd)) || (!(flags & O_NONBLOCK) && clear_nonblock(fd) < 0)) {
+		close(fd);
+		return why ? mf_err_set(err, MF_ECORRUPT, "%s/%s: %s", e->path, name, why)
+			   : mf_err_errno(err, errno, "fcntl %s/%s", e->path, name);
+	}
+	*fdp = fd;
+	return MF_OK;
 }
 
 int mf_entry_create_file(struct mf_entry *e, const char *name)
@@ -284,6 +377,8 @@ int mf_entry_create_file(struct mf_entry *e, const char *name)
 		return -1;
 	}
 	fd = mf_entry_openat(e, name, O_WRONLY | O_CREAT | O_EXCL);
+	if (fd < 0 && errno == EEXIST && unlinkat(e->dirfd, name, 0) == 0)
+		fd = mf_entry_openat(e, name, O_WRONLY | O_CREAT | O_EXCL);
 	if (fd >= 0)
 		e->files[e->nfiles++] = fd;
 	return fd;
@@ -357,12 +452,19 @@ enum mf_status mf_entry_commit(struct mf_entry *e, struct mf_err *err)
 	return rename_entry(e, e->queue, "new", 1, err);
 }
 
+/* Unlink every file of the entry (never following a link): the files mf
+ * makes by name first, so that even without a free descriptor for readdir
+ * an entry of its own is emptied, then whatever else is there. */
 static void remove_files(struct mf_entry *e)
 {
+	static const char *const known[] = { "envelope.new", "envelope", "message" };
 	DIR *d;
 	struct dirent *de;
+	size_t i;
 	int fd;
 
+	for (i = 0; e->dirfd >= 0 && i < sizeof known / sizeof known[0]; i++)
+		unlinkat(e->dirfd, known[i], 0);
 	fd = open_entry_dir(e->path);
 	if (fd < 0)
 		return;
@@ -381,6 +483,7 @@ void mf_entry_abort(struct mf_entry *e)
 {
 	if (!e->path[0])
 		return;
+	close_files(e); /* frees descriptors for the removal */
 	remove_files(e);
 	if (rmdir(e->path) < 0 && errno != ENOENT)
 		mf_log(LOG_WARNING, "cannot remove %s: %s", e->path, strerror(errno));
@@ -478,9 +581,19 @@ enum mf_status mf_entry_release(struct mf_entry *e, struct mf_err *err)
 
 enum mf_status mf_entry_remove_nosync(struct mf_entry *e, struct mf_err *err)
 {
+	enum mf_status st;
+
+	/* Out of the queue first, in one rename: a crash then leaves a tmp/
+	 * leftover that recovery removes, never a half-emptied entry in new/
+	 * or cur/ that looks like mail. */
+	if (strcmp(e->sub, "tmp") && (st = rename_entry(e, e->queue, "tmp", 0, err)))
+		return st;
 	remove_files(e);
-	if (rmdir(e->path) < 0)
-		return mf_err_errno(err, errno, "remove %s", e->path);
+	if (rmdir(e->path) < 0) {
+		st = mf_err_errno(err, errno, "remove %s", e->path);
+		mf_entry_close(e); /* left in tmp/ for the recovery, not put back */
+		return st;
+	}
 	mf_entry_close(e);
 	return MF_OK;
 }
@@ -510,6 +623,36 @@ enum mf_status mf_entry_remove(struct mf_entry *e, struct mf_err *err)
 	return mf_queue_sync(e->spool, queue, sub, err);
 }
 
+/* An entry holding neither file was being removed when a crash came. */
+static int emptied(struct mf_entry *e)
+{
+	struct stat sb;
+
+	return fstatat(e->dirfd, "message", &sb, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
+	       fstatat(e->dirfd, "envelope", &sb, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
+}
+
+enum mf_status mf_entry_set_aside(struct mf_entry *e, const struct mf_err *why,
+				  struct mf_err *err)
+{
+	char msg[MF_ERR_MAX], code[16];
+	enum mf_status st;
+
+	snprintf(msg, sizeof msg, "%s", why ? why->msg : "corrupt entry");
+	snprintf(code, sizeof code, "%s", why ? mf_err_dsncode(why) : "5.6.0");
+	if (emptied(e)) {
+		mf_log(LOG_NOTICE, "%s/%s/%s: empty entry (a removal cut short); removed",
+		       e->queue, e->sub, e->id);
+		st = mf_entry_remove(e, err);
+		e->path[0] = '\0'; /* nothing to name any more */
+		return st;
+	}
+	if ((st = mf_entry_move(e, MF_CORRUPT_QUEUE, err)))
+		return st;
+	mf_log(LOG_ERR, "%s (#%s); set aside in %s/", msg, code, MF_CORRUPT_QUEUE);
+	return MF_OK;
+}
+
 enum mf_status mf_entry_read_envelope(struct mf_entry *e,
 				      struct mf_envelope *env,
 				      struct mf_err *err)
@@ -520,11 +663,8 @@ enum mf_status mf_entry_read_envelope(struct mf_entry *e,
 	ssize_t n;
 	int fd;
 
-	fd = mf_entry_openat(e, "envelope", O_RDONLY);
-	if (fd < 0)
-		return errno == ENOENT
-			? mf_err_set(err, MF_EDATA, "%s: no envelope", e->path)
-			: mf_err_errno(err, errno, "%s/envelope", e->path);
+	if ((st = mf_entry_open_file(e, "envelope", O_RDONLY, &fd, err)))
+		return st;
 	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
@@ -533,7 +673,7 @@ enum mf_status mf_entry_read_envelope(struct mf_entry *e,
 			break;
 		}
 		if (b.len + (size_t)n > MF_ENVELOPE_MAX) {
-			st = mf_err_set(err, MF_EDATA, "%s/envelope: too large", e->path);
+			st = mf_err_set(err, MF_ECORRUPT, "%s/envelope: too large", e->path);
 			break;
 		}
 		if (mf_buf_add(&b, chunk, (size_t)n) < 0) {
@@ -561,7 +701,8 @@ enum mf_status mf_entry_write_envelope(struct mf_entry *e,
 
 	if ((st = mf_envelope_format(env, &b, err)))
 		return st;
-	if (!strcmp(e->sub, "tmp") && faccessat(e->dirfd, "envelope", F_OK, 0) < 0) {
+	if (!strcmp(e->sub, "tmp") &&
+	    faccessat(e->dirfd, "envelope", F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
 		/* A new entry: nobody sees it before the commit, which syncs it. */
 		fd = mf_entry_create_file(e, "envelope");
 		st = fd < 0 || mf_write_all(fd, b.data, b.len) < 0
@@ -569,7 +710,11 @@ enum mf_status mf_entry_write_envelope(struct mf_entry *e,
 		mf_buf_free(&b);
 		return st;
 	}
-	fd = mf_entry_openat(e, "envelope.new", O_WRONLY | O_CREAT | O_TRUNC);
+	/* a stale or planted temp is removed, never written through */
+	if (unlinkat(e->dirfd, "envelope.new", 0) < 0 && errno != ENOENT)
+		fd = -1;
+	else
+		fd = mf_entry_openat(e, "envelope.new", O_WRONLY | O_CREAT | O_EXCL);
 	if (fd < 0) {
 		st = mf_err_errno(err, errno, "%s/envelope.new", e->path);
 		mf_buf_free(&b);
@@ -596,7 +741,7 @@ int64_t mf_entry_message_size(struct mf_entry *e)
 {
 	struct stat sb;
 
-	if (fstatat(e->dirfd, "message", &sb, 0) < 0)
+	if (fstatat(e->dirfd, "message", &sb, AT_SYMLINK_NOFOLLOW) < 0)
 		return -1;
 	return (int64_t)sb.st_size;
 }
@@ -641,9 +786,9 @@ static enum mf_status read_names(const char *dir, char ***names, size_t *n,
 	return MF_OK;
 }
 
-enum mf_status mf_spool_each(struct mf_spool *sp, const char *queue,
-			     const char *sub, mf_spool_fn fn, void *ctx,
-			     struct mf_err *err)
+static enum mf_status each(struct mf_spool *sp, const char *queue,
+			   const char *sub, int all, mf_spool_fn fn, void *ctx,
+			   struct mf_err *err)
 {
 	char dir[PATH_MAX];
 	char **names;
@@ -651,16 +796,33 @@ enum mf_status mf_spool_each(struct mf_spool *sp, const char *queue,
 	enum mf_status st;
 	int stop = 0;
 
+	/* never list (and so never move things out of) a directory a link leads to */
+	if ((st = check_queue_dirs(sp, queue, sub, err)))
+		return st == MF_ENOENT ? MF_OK : st;
 	if ((st = path_fmt(dir, sizeof dir, err, "%s/%s/%s", sp->root, queue, sub)) ||
 	    (st = read_names(dir, &names, &n, err)))
 		return st;
 	for (i = 0; i < n; i++) {
-		if (!stop && mf_id_valid(names[i]))
+		if (!stop && (all || mf_id_valid(names[i])))
 			stop = fn(sp, queue, sub, names[i], ctx);
 		free(names[i]);
 	}
 	free(names);
 	return MF_OK;
+}
+
+enum mf_status mf_spool_each(struct mf_spool *sp, const char *queue,
+			     const char *sub, mf_spool_fn fn, void *ctx,
+			     struct mf_err *err)
+{
+	return each(sp, queue, sub, 0, fn, ctx, err);
+}
+
+enum mf_status mf_spool_each_name(struct mf_spool *sp, const char *queue,
+				  const char *sub, mf_spool_fn fn, void *ctx,
+				  struct mf_err *err)
+{
+	return each(sp, queue, sub, 1, fn, ctx, err);
 }
 
 enum mf_status mf_entry_put_back_stalled(struct mf_spool *sp, const char *queue,
@@ -729,6 +891,66 @@ static int recover_tmp(struct mf_spool *sp, const char *queue, const char *sub,
 	return 0;
 }
 
+/* What is wrong with QUEUE/SUB/NAME as an entry, or NULL. */
+static const char *bad_entry(struct mf_spool *sp, const char *queue,
+			     const char *sub, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (!mf_id_valid(name))
+		return "invalid entry name";
+	if (path_fmt(path, sizeof path, NULL, "%s/%s/%s/%s", sp->root, queue, sub, name) ||
+	    lstat(path, &sb) < 0)
+		return NULL; /* gone meanwhile */
+	if (!S_ISDIR(sb.st_mode))
+		return "not a directory";
+	if (!trusted_uid(sp, sb.st_uid) || (sb.st_mode & S_IWOTH))
+		return "owned by another user or world-writable";
+	return NULL;
+}
+
+/* Move QUEUE/SUB/NAME, which is no entry mf made, to corrupt/new under a
+ * fresh name (the old one may hold anything); the rename never follows it. */
+static int set_aside_name(struct mf_spool *sp, const char *queue,
+			  const char *sub, const char *name, void *vctx)
+{
+	char from[PATH_MAX], to[PATH_MAX], id[MF_ID_MAX];
+	const char *why = bad_entry(sp, queue, sub, name);
+
+	if (!why)
+		return 0;
+	make_id(sp, id, sizeof id);
+	if (mf_queue_init(sp, MF_CORRUPT_QUEUE, NULL) ||
+	    path_fmt(from, sizeof from, NULL, "%s/%s/%s/%s", sp->root, queue, sub, name) ||
+	    path_fmt(to, sizeof to, NULL, "%s/%s/new/%s", sp->root, MF_CORRUPT_QUEUE, id) ||
+	    rename(from, to) < 0) {
+		mf_log(LOG_ERR, "%s/%s/%s: %s; cannot set it aside: %s", queue, sub, name,
+		       why, strerror(errno));
+		return 0;
+	}
+	mf_queue_sync(sp, MF_CORRUPT_QUEUE, "new", NULL);
+	mf_log(LOG_ERR, "%s/%s/%s: %s; set aside as %s/new/%s", queue, sub, name, why,
+	       MF_CORRUPT_QUEUE, id);
+	(void)vctx;
+	return 0;
+}
+
+static enum mf_status sweep(struct mf_spool *sp, const char *queue,
+			    struct recover_ctx *c, struct mf_err *err)
+{
+	static const char *const subs[] = { "new", "cur", "tmp" };
+	enum mf_status st;
+	size_t i;
+
+	if (!strcmp(queue, MF_CORRUPT_QUEUE))
+		return MF_OK;
+	for (i = 0; i < 3; i++)
+		if ((st = mf_spool_each_name(sp, queue, subs[i], set_aside_name, c, err)))
+			return st;
+	return MF_OK;
+}
+
 enum mf_status mf_spool_recover(struct mf_spool *sp, const char *queue,
 				int64_t stalled, int64_t tmp_age,
 				unsigned *put_back, unsigned *removed,
@@ -737,7 +959,8 @@ enum mf_status mf_spool_recover(struct mf_spool *sp, const char *queue,
 	struct recover_ctx c = { stalled, tmp_age, 0, 0, time(NULL), err, MF_OK };
 	enum mf_status st;
 
-	if ((st = mf_spool_each(sp, queue, "cur", recover_cur, &c, err)) ||
+	if ((st = sweep(sp, queue, &c, err)) ||
+	    (stalled >= 0 && (st = mf_spool_each(sp, queue, "cur", recover_cur, &c, err))) ||
 	    (st = mf_spool_each(sp, queue, "tmp", recover_tmp, &c, err)))
 		return st;
 	if (put_back)
@@ -745,6 +968,26 @@ enum mf_status mf_spool_recover(struct mf_spool *sp, const char *queue,
 	if (removed)
 		*removed = c.removed;
 	return c.st;
+}
+
+enum mf_status mf_spool_sweep(struct mf_spool *sp, int64_t tmp_age,
+			      struct mf_err *err)
+{
+	const char *const *q;
+	char path[PATH_MAX];
+	enum mf_status st;
+	struct stat sb;
+
+	for (q = mf_queues; *q; q++) {
+		if ((st = path_fmt(path, sizeof path, err, "%s/%s/cur", sp->root, *q)))
+			return st;
+		if (lstat(path, &sb) < 0 || !S_ISDIR(sb.st_mode))
+			continue; /* a queue not made yet */
+		if ((st = mf_queue_init(sp, *q, err)) ||
+		    (st = mf_spool_recover(sp, *q, -1, tmp_age, NULL, NULL, err)))
+			return st;
+	}
+	return MF_OK;
 }
 
 static enum mf_status find_by_path(struct mf_spool *sp, const char *name,

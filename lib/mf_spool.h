@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "mf_status.h"
@@ -14,8 +15,21 @@ struct mf_envelope;
 
 /*
  * Layout: ROOT/QUEUE/{tmp,new,cur}/ID/{message,envelope}.  QUEUE is one of
- * "in", "out", "failed", "quarantine"; queues are created on first use; the
- * root must exist.  ID is a maildir-style unique name.
+ * "in", "out", "failed", "quarantine", "corrupt"; queues are created on first
+ * use; the root must exist and not be world-writable; its owner is the
+ * spool's owner.  Queue directories must be owned by the spool's owner (or
+ * by the user mf runs as, which [General] User may make another) and not be
+ * world-writable (else MF_ETEMP, naming the path).
+ * ID is a maildir-style unique name, TIME.MusecPpidQcount.HOST (mf_id_valid).
+ *
+ * Trust: nothing found in the spool is trusted.  Every file of an entry is
+ * opened with mf_entry_open_file() -- never through a symlink, never blocking
+ * on a FIFO, and only a regular file of the spool's owner (or of the user mf
+ * runs as) with one link is used; anything else is MF_ECORRUPT, as is a missing file.  An entry that cannot
+ * be trusted (an MF_ECORRUPT from the files or the envelope parser) is set aside
+ * with mf_entry_set_aside() into corrupt/, never delivered in part; names in a
+ * queue that are not entries mf made (a bad name, a symlink, a FIFO) are set
+ * aside by the recovery under a fresh name.
  *
  * Life of an entry: mf_entry_create() makes tmp/ID; the caller writes its
  * files there with mf_entry_create_file() and mf_entry_write_envelope();
@@ -38,12 +52,15 @@ struct mf_envelope;
 #define MF_ID_MAX 200
 /* tmp/ leftovers older than this are removed (the maildir rule). */
 #define MF_TMP_MAX_AGE (36 * 3600)
+/* Where untrusted entries are set aside for the admin (mf-inject -l corrupt). */
+#define MF_CORRUPT_QUEUE "corrupt"
 
 struct mf_spool {
 	char *root;
 	char host[64];
 	unsigned counter;
 	unsigned checked;     /* queue directories found real (not symlinks) */
+	uid_t uid;            /* owner of the root (see the trust rules above) */
 };
 
 #define MF_ENTRY_FILES 4
@@ -67,16 +84,29 @@ void mf_spool_close(struct mf_spool *sp);
 /* Whether q names a queue; the list of queues, NULL-terminated. */
 int mf_queue_valid(const char *q);
 extern const char *const mf_queues[];
-/* Whether id is a well-formed entry name (no '/', no leading '.'). */
+/* Whether id is an entry name as mf makes them (TIME.MusecPpidQcount.HOST,
+ * HOST of letters, digits, '.', '-', '_'; shorter than MF_ID_MAX). */
 int mf_id_valid(const char *id);
 enum mf_status mf_queue_init(struct mf_spool *sp, const char *queue,
 			     struct mf_err *err);
 
 enum mf_status mf_entry_create(struct mf_spool *sp, const char *queue,
 			       struct mf_entry *e, struct mf_err *err);
-/* openat() a file inside the entry (O_CLOEXEC added, mode 0600); -1 + errno. */
+/* openat() a file inside the entry (O_CLOEXEC|O_NOFOLLOW added, mode 0600);
+ * -1 + errno.  To read or rewrite an existing file use mf_entry_open_file(). */
 int mf_entry_openat(struct mf_entry *e, const char *name, int flags);
-/* Create a file in a tmp/ entry for writing.  The fd belongs to the entry:
+/*
+ * Open an existing file of the entry (flags O_RDONLY or O_RDWR, O_CREAT is
+ * dropped): with O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC|O_NOCTTY, then fstat -- it
+ * must be a regular file owned by the spool's owner (or euid), one link --
+ * then O_NONBLOCK is cleared (unless flags asked for it).  *fd is the file or
+ * -1.  A missing file, a symlink, a FIFO or device, a foreign file or a hard
+ * link is MF_ECORRUPT ("ENTRY/NAME: a symlink"): the entry is corrupt.
+ */
+enum mf_status mf_entry_open_file(struct mf_entry *e, const char *name,
+				  int flags, int *fd, struct mf_err *err);
+/* Create a file in a tmp/ entry for writing (O_CREAT|O_EXCL|O_NOFOLLOW; a
+ * stale one of that name is unlinked first, never followed).  The fd belongs to the entry:
  * do not close it; the commit flushes all such files together (one journal
  * commit instead of one per file) and closes them, the abort closes them. */
 int mf_entry_create_file(struct mf_entry *e, const char *name);
@@ -93,7 +123,9 @@ enum mf_status mf_entry_move(struct mf_entry *e, const char *queue,
 			     struct mf_err *err);
 enum mf_status mf_entry_release(struct mf_entry *e, struct mf_err *err);
 enum mf_status mf_entry_remove(struct mf_entry *e, struct mf_err *err);
-/* Remove without the directory fsync; the caller calls mf_queue_sync() for
+/* Removal first renames the entry into QUEUE/tmp/ (a crash leaves a tmp/
+ * leftover for the recovery), then empties and removes it there.
+ * Remove without the directory fsync; the caller calls mf_queue_sync() for
  * QUEUE/SUB before it reports the removals as done (a queue runner does it
  * once per run).  Until then a power loss may bring the entry back: a
  * repeated delivery, never a lost one. */
@@ -106,7 +138,10 @@ void mf_entry_close(struct mf_entry *e);
 enum mf_status mf_entry_open(struct mf_spool *sp, const char *queue,
 			     const char *sub, const char *id,
 			     struct mf_entry *e, struct mf_err *err);
-/* Read or atomically replace (write, fsync, rename, fsync dir) the envelope. */
+/* Read or atomically replace (write, fsync, rename, fsync dir) the envelope.
+ * The reader opens it with mf_entry_open_file(); a corrupt envelope is
+ * MF_ECORRUPT.  The writer creates envelope.new exclusively, after unlinking a
+ * stale one, so a planted link there is removed, never written through. */
 enum mf_status mf_entry_read_envelope(struct mf_entry *e,
 				      struct mf_envelope *env,
 				      struct mf_err *err);
@@ -116,24 +151,46 @@ enum mf_status mf_entry_write_envelope(struct mf_entry *e,
 /* Size of the entry's message file in bytes, or -1 with errno. */
 int64_t mf_entry_message_size(struct mf_entry *e);
 
-/* Call fn for each entry in QUEUE/SUB (sub "new" or "cur"), in name order. */
+/* Call fn for each entry in QUEUE/SUB (sub "new" or "cur"), in name order;
+ * names mf_id_valid() refuses are skipped (the recovery sets them aside).
+ * mf_spool_each_name() calls fn for every name not starting with '.', valid
+ * or not (a listing shows them, escaped). */
 typedef int (*mf_spool_fn)(struct mf_spool *sp, const char *queue,
 			   const char *sub, const char *id, void *ctx);
 enum mf_status mf_spool_each(struct mf_spool *sp, const char *queue,
 			     const char *sub, mf_spool_fn fn, void *ctx,
 			     struct mf_err *err);
+enum mf_status mf_spool_each_name(struct mf_spool *sp, const char *queue,
+				  const char *sub, mf_spool_fn fn, void *ctx,
+				  struct mf_err *err);
+
+/*
+ * Set an entry that cannot be trusted aside: move it to corrupt/new and log
+ * why (one line, escaped: why's message and code, "set aside in corrupt/").
+ * An entry holding neither message nor envelope -- a removal cut short by a
+ * crash in an older version -- is removed instead.  The entry is closed.
+ */
+enum mf_status mf_entry_set_aside(struct mf_entry *e, const struct mf_err *why,
+				  struct mf_err *err);
 
 /* Put QUEUE/cur/ID back into new/ if no process holds its claim (a tool that
  * died); MF_EBUSY while one does. */
 enum mf_status mf_entry_put_back_stalled(struct mf_spool *sp, const char *queue,
 					 const char *id, struct mf_err *err);
 
-/* Put back stalled claims (older than stalled seconds, lock free) and remove
- * tmp/ entries older than tmp_age seconds; counts what was done. */
+/* Set aside what in QUEUE/{new,cur,tmp} is no entry (a name mf_id_valid()
+ * refuses, anything but a directory of the spool's owner), put back stalled
+ * claims (older than stalled seconds, lock free; none when stalled < 0) and
+ * remove tmp/ entries older than tmp_age seconds; counts what was done. */
 enum mf_status mf_spool_recover(struct mf_spool *sp, const char *queue,
 				int64_t stalled, int64_t tmp_age,
 				unsigned *put_back, unsigned *removed,
 				struct mf_err *err);
+
+/* mf_spool_recover(queue, -1, tmp_age) for every queue that exists: what a
+ * queue runner does for the queues no other tool runs. */
+enum mf_status mf_spool_sweep(struct mf_spool *sp, int64_t tmp_age,
+			      struct mf_err *err);
 
 /* Resolve what a user typed -- an ID, or a path to an entry -- to its place.
  * A path must lie inside the spool, in QUEUE/new or QUEUE/cur; an ID is looked

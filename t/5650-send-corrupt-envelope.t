@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # mf-send and an envelope that is cut short or was tampered with (issue 6,
 # item 6): nothing reaches the real SMTP sink, the entry is set aside in
-# quarantine/ where mf-inject -l shows it, and one clear line is logged.
+# corrupt/ where mf-inject -l shows it, and one clear line is logged.
 . "${0%/*}/lib.sh"
 
 . "$T_DIR/peers.sh"
@@ -16,18 +16,18 @@ mkspool
 
 # inj RCPT...: an entry in out/new, its path on stdout
 inj() { mf-inject -S "$TRASH/spool" -c mf.conf -Q out -f a@example.org -- "$@" <msg; }
-# check_set_aside ENTRY LOG: not delivered, in quarantine/, one log line about it
+# check_set_aside ENTRY LOG: not delivered, in corrupt/, one log line about it
 # (and the summary of -v)
 check_set_aside() {
 	id=${1##*/}
-	[ ! -e "$1" ] && [ -d "spool/quarantine/new/$id" ] &&
-	[ -f "spool/quarantine/new/$id/message" ] &&
+	[ ! -e "$1" ] && [ -d "spool/corrupt/new/$id" ] &&
+	[ -f "spool/corrupt/new/$id/message" ] &&
 	[ -z "$(ls plain)" ] &&
 	[ "$(grep -c "$id" "$2")" -eq 1 ] &&
-	grep -Eq "^mf-send: [^ ]*/out/cur/$id: envelope line [0-9]+: .* \(#4\.3\.0\); moved to quarantine/$" "$2" &&
+	grep -Eq "^mf-send: [^ ]*/out/cur/$id: envelope line [0-9]+: .* \(#4\.3\.0\); set aside in corrupt/$" "$2" &&
 	! grep -v "^mf-send: $TRASH/spool/out/cur/$id: \|^mf-send: delivered 0, deferred 0, failed 0$" "$2" &&
-	mf-inject -S "$TRASH/spool" -c mf.conf -l quarantine >list &&
-	grep -q "^quarantine $id .*(unreadable: .*envelope line" list
+	mf-inject -S "$TRASH/spool" -c mf.conf -l corrupt >list &&
+	grep -q "^corrupt  *$id .*(unreadable: .*envelope line" list
 }
 
 test_expect_success 'an envelope cut after "Recipient: <u" is set aside, nothing sent' '

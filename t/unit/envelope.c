@@ -140,7 +140,7 @@ static void test_round_trip(void)
 
 	/* minimal envelope: NULL optional fields, one recipient */
 	mf_envelope_init(&env);
-	mf_envelope_set(&env.id, "x1");
+	mf_envelope_set(&env.id, "1795431256.M1P2Q1.x1");
 	mf_envelope_add_rcpt(&env, "r@example.org");
 	ok(format(&env, &b1) == 0 && strstr(b1.data, "Sender: <>\n") &&
 	   !strstr(b1.data, "Client-") && !strstr(b1.data, "Last-"),
@@ -158,7 +158,7 @@ static void test_unknown_keys(void)
 {
 	static const char text[] =
 		"Version: 2\n"
-		"Id: abc\n"
+		"Id: 1795431256.M1P2Q3.abc\n"
 		"Arrival: 2026-11-23T10:54:16Z\n"
 		"Sender: <s@example.org>\n"
 		"Size: 0\n"
@@ -203,7 +203,7 @@ static void test_flatten(void)
 	struct mf_err err;
 
 	mf_envelope_init(&env);
-	mf_envelope_set(&env.id, "x1");
+	mf_envelope_set(&env.id, "1795431256.M1P2Q1.x1");
 	mf_envelope_set(&env.sender, "s@example.org");
 	mf_envelope_set(&env.client_helo, "evil\r\nRecipient: <x@y>");
 	mf_envelope_add_rcpt(&env, "r@example.org");
@@ -225,7 +225,7 @@ static void test_flatten(void)
 	/* Addresses are checked at intake, but the file must still hold one value
 	 * per line: an address with LF must not inject a key either. */
 	mf_envelope_init(&env);
-	mf_envelope_set(&env.id, "x1");
+	mf_envelope_set(&env.id, "1795431256.M1P2Q1.x1");
 	mf_envelope_set(&env.sender, "s@example.org\nX-Injected: 1");
 	mf_envelope_add_rcpt(&env, "r@example.org>\nState: delivered\nX: <");
 	if (mf_envelope_format(&env, (mf_buf_reset(&b), &b), &err) != MF_OK) {
@@ -274,12 +274,12 @@ static void test_issue(void)
 	BAD("cut after the first of two recipients",
 	    HEAD RCPT "Recipient: <v@example.org>\nState: pending\nAttempts: 0\n", 11);
 	BAD("cut inside the End line", HEAD RCPT "End: 1", 9);
-	BAD("no Version", "Id: x\nArrival: 2026-11-23T10:54:16Z\nSender: <s@example.org>\n"
+	BAD("no Version", "Id: 1795431256.M1P2Q1.x\nArrival: 2026-11-23T10:54:16Z\nSender: <s@example.org>\n"
 	    "Size: 1\n" RCPT END1, 1);
 	BAD("no Id", "Version: 2\nArrival: 2026-11-23T10:54:16Z\nSender: <s@example.org>\n"
 	    "Size: 1\n" RCPT END1, 2);
-	BAD("no Arrival", "Version: 2\nId: x\nSender: <s@example.org>\nSize: 1\n" RCPT END1, 3);
-	BAD("no Size", "Version: 2\nId: x\nArrival: 2026-11-23T10:54:16Z\n"
+	BAD("no Arrival", "Version: 2\nId: 1795431256.M1P2Q1.x\nSender: <s@example.org>\nSize: 1\n" RCPT END1, 3);
+	BAD("no Size", "Version: 2\nId: 1795431256.M1P2Q1.x\nArrival: 2026-11-23T10:54:16Z\n"
 	    "Sender: <s@example.org>\n" RCPT END1, 5);
 	BAD("no recipients", HEAD "End: 0\n", 6);
 	BAD("Recipient: <a b>> NOTIFY=NEVER", HEAD "Recipient: <a b>> NOTIFY=NEVER\n"
@@ -287,11 +287,11 @@ static void test_issue(void)
 	BAD("Recipient: <a b>", HEAD "Recipient: <a b>\nState: pending\nAttempts: 0\n" END1, 6);
 	BAD("Recipient with a parameter after it", HEAD "Recipient: <u@example.org> NOTIFY=NEVER\n"
 	    "State: pending\nAttempts: 0\n" END1, 6);
-	BAD("Sender: <> x", "Version: 2\nId: x\nArrival: 2026-11-23T10:54:16Z\nSender: <> x\n"
+	BAD("Sender: <> x", "Version: 2\nId: 1795431256.M1P2Q1.x\nArrival: 2026-11-23T10:54:16Z\nSender: <> x\n"
 	    "Size: 1\n" RCPT END1, 4);
-	BAD("Sender: <<>>", "Version: 2\nId: x\nArrival: 2026-11-23T10:54:16Z\nSender: <<>>\n"
+	BAD("Sender: <<>>", "Version: 2\nId: 1795431256.M1P2Q1.x\nArrival: 2026-11-23T10:54:16Z\nSender: <<>>\n"
 	    "Size: 1\n" RCPT END1, 4);
-	BAD("a second Id", "Version: 2\nId: x\nId: y\nArrival: 2026-11-23T10:54:16Z\n"
+	BAD("a second Id", "Version: 2\nId: 1795431256.M1P2Q1.x\nId: y\nArrival: 2026-11-23T10:54:16Z\n"
 	    "Sender: <s@example.org>\nSize: 1\n" RCPT END1, 3);
 	BAD("a second Id after the known keys", HEAD "Id: y\n" RCPT END1, 6);
 	BAD("a second State", HEAD RCPT "State: delivered\n" END1, 9);
@@ -305,7 +305,7 @@ static void test_issue(void)
 static void test_bad(void)
 {
 	BAD("empty text", "", 0);
-	BAD("old Version 1", "Version: 1\nId: x\nArrival: 2026-11-23T10:54:16Z\n"
+	BAD("old Version 1", "Version: 1\nId: 1795431256.M1P2Q1.x\nArrival: 2026-11-23T10:54:16Z\n"
 	    "Sender: <s@example.org>\nSize: 1\n" RCPT, 1);
 	BAD("Version 3", "Version: 3\n", 1);
 	BAD("Version 02", "Version: 02\n", 1);
@@ -340,17 +340,17 @@ static void test_bad(void)
 	BAD("bad Notified", HEAD RCPT "Notified: delayed,failed\n" END1, 9);
 	BAD("known key after an unknown one", HEAD RCPT "X-New: 1\nLast-Reply: 250 ok\n" END1, 10);
 	BAD("unknown key before the required ones", "Version: 2\nX-New: 1\n", 2);
-	BAD("bad Arrival", "Version: 2\nId: x\nArrival: 2026-13-01T00:00:00Z\n", 3);
-	BAD("Arrival before Id", "Version: 2\nArrival: 2026-11-23T10:54:16Z\nId: x\n", 2);
-	BAD("bad Size", "Version: 2\nId: x\nArrival: 2026-11-23T10:54:16Z\n"
+	BAD("bad Arrival", "Version: 2\nId: 1795431256.M1P2Q1.x\nArrival: 2026-13-01T00:00:00Z\n", 3);
+	BAD("Arrival before Id", "Version: 2\nArrival: 2026-11-23T10:54:16Z\nId: 1795431256.M1P2Q1.x\n", 2);
+	BAD("bad Size", "Version: 2\nId: 1795431256.M1P2Q1.x\nArrival: 2026-11-23T10:54:16Z\n"
 	    "Sender: <s@example.org>\nSize: 12abc\n", 5);
-	BAD("Size overflow", "Version: 2\nId: x\nArrival: 2026-11-23T10:54:16Z\n"
+	BAD("Size overflow", "Version: 2\nId: 1795431256.M1P2Q1.x\nArrival: 2026-11-23T10:54:16Z\n"
 	    "Sender: <s@example.org>\nSize: 18446744073709551616\n", 5);
 	BAD("Id with a slash", "Version: 2\nId: a/b\n", 2);
 	BAD("Id with a blank", "Version: 2\nId: a b\n", 2);
-	BAD("Sender without brackets", "Version: 2\nId: x\nArrival: 2026-11-23T10:54:16Z\n"
+	BAD("Sender without brackets", "Version: 2\nId: 1795431256.M1P2Q1.x\nArrival: 2026-11-23T10:54:16Z\n"
 	    "Sender: s@example.org\n", 4);
-	BAD("Sender with blanks inside the brackets", "Version: 2\nId: x\n"
+	BAD("Sender with blanks inside the brackets", "Version: 2\nId: 1795431256.M1P2Q1.x\n"
 	    "Arrival: 2026-11-23T10:54:16Z\nSender: < s@example.org>\n", 4);
 	BAD("null recipient", HEAD "Recipient: <>\nState: pending\nAttempts: 0\n" END1, 6);
 	BAD("recipient with a bad domain", HEAD "Recipient: <u@-x.org>\nState: pending\n"
@@ -423,7 +423,7 @@ static void test_fixed_point(void)
 	struct mf_buf b = { 0 };
 
 	fixed_point("smallest", HEAD RCPT END1);
-	fixed_point("null sender", "Version: 2\nId: x\nArrival: 1970-01-01T00:00:00Z\n"
+	fixed_point("null sender", "Version: 2\nId: 1795431256.M1P2Q1.x\nArrival: 1970-01-01T00:00:00Z\n"
 		    "Sender: <>\nSize: 0\n" RCPT END1);
 	fixed_point("empty free-text values", HEAD "Client-Address: \nClient-Helo: \n"
 		    "Receiver-Id: \n" RCPT "Last-Reply: \nRoute: \nRemote-MTA: \n" END1);
@@ -466,7 +466,7 @@ static void test_writer(void)
 	mf_envelope_add_rcpt(&env, "r@example.org");
 	ok(mf_envelope_format(&env, &b, &err) == MF_EINTERNAL && strstr(err.msg, "Id"),
 	   "no Id: not written (MF_EINTERNAL)");
-	mf_envelope_set(&env.id, "x1");
+	mf_envelope_set(&env.id, "1795431256.M1P2Q1.x1");
 	mf_envelope_set(&env.rcpts[0].addr, "a b>> NOTIFY=NEVER");
 	ok(mf_envelope_format(&env, &b, &err) == MF_EINTERNAL, "a bad recipient: not written");
 	mf_envelope_set(&env.rcpts[0].addr, "r@example.org");
@@ -494,7 +494,7 @@ static void test_writer(void)
 	mf_envelope_free(&back);
 	mf_envelope_free(&env);
 	mf_envelope_init(&env);
-	mf_envelope_set(&env.id, "x1");
+	mf_envelope_set(&env.id, "1795431256.M1P2Q1.x1");
 	ok(mf_envelope_format(&env, (mf_buf_reset(&b), &b), &err) == MF_EINTERNAL &&
 	   strstr(err.msg, "recipients"), "no recipients: not written");
 	mf_envelope_free(&env);

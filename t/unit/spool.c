@@ -165,6 +165,7 @@ static void test_open(struct mf_spool *sp)
 	{
 		char id[MF_ID_MAX + 1];
 		memset(id, 'i', MF_ID_MAX);
+		memcpy(id, "1.M1P1Q1.", 9);
 		id[MF_ID_MAX] = '\0';
 		ok(!mf_id_valid(id), "an id of MF_ID_MAX characters is refused");
 		id[MF_ID_MAX - 1] = '\0';
@@ -402,7 +403,7 @@ static void test_envelope_rw(struct mf_spool *sp)
 	is_int(t_mode(pathf("%s/envelope", e.path)), 0600, "the rewritten envelope is 0600");
 	mf_envelope_free(&env);
 
-	/* a damaged or missing envelope is MF_EDATA, naming the entry */
+	/* a damaged or missing envelope is MF_ECORRUPT, naming the entry */
 	t_write_str(pathf("%s/envelope", e.path), "Version: 2\nnonsense\n");
 	mf_envelope_init(&back);
 	st = mf_entry_read_envelope(&e, &back, &err);
@@ -411,7 +412,7 @@ static void test_envelope_rw(struct mf_spool *sp)
 	unlink(pathf("%s/envelope", e.path));
 	mf_envelope_init(&back);
 	st = mf_entry_read_envelope(&e, &back, &err);
-	is_int(st, MF_EDATA, "a missing envelope is MF_EDATA");
+	is_int(st, MF_ECORRUPT, "a missing envelope is MF_ECORRUPT");
 	mf_envelope_free(&back);
 	{
 		/* an envelope over MF_ENVELOPE_MAX is refused */
@@ -423,7 +424,7 @@ static void test_envelope_rw(struct mf_spool *sp)
 		free(big);
 		mf_envelope_init(&back);
 		st = mf_entry_read_envelope(&e, &back, &err);
-		ok(st == MF_EDATA && strstr(err.msg, "too large"), "an envelope over 4 MiB is refused");
+		ok(st == MF_ECORRUPT && strstr(err.msg, "too large"), "an envelope over 4 MiB is refused");
 		mf_envelope_free(&back);
 	}
 	mf_entry_remove(&e, &err);
@@ -550,18 +551,21 @@ static void test_each(struct mf_spool *sp)
 {
 	struct seen s = { "", 0, 0 };
 	struct mf_err err;
-	static const char *const names[] = { "c.2", "a.9", "b.1", ".hidden", "..x", "A.0" };
+	static const char *const names[] = { "3.M0P0Q2.c", "1.M0P0Q9.a", "2.M0P0Q1.b", ".hidden",
+					     "..x", "0.M0P0Q0.A", "bad\033name" };
 	size_t i;
 
 	mf_queue_init(sp, "failed", &err);
 	for (i = 0; i < sizeof names / sizeof names[0]; i++)
 		mkdir(pathf("%s/failed/cur/%s", root, names[i]), 0700);
 	ok(mf_spool_each(sp, "failed", "cur", collect, &s, &err) == MF_OK, "mf_spool_each");
-	is_str(s.names, "A.0,a.9,b.1,c.2,", "entries in name order, dot names skipped");
+	is_str(s.names, "0.M0P0Q0.A,1.M0P0Q9.a,2.M0P0Q1.b,3.M0P0Q2.c,",
+	       "entries in name order, dot names and invalid names skipped");
 	memset(&s, 0, sizeof s);
 	s.stop_after = 2;
 	mf_spool_each(sp, "failed", "cur", collect, &s, &err);
-	ok(s.calls == 2 && !strcmp(s.names, "A.0,a.9,"), "a non-zero return stops the walk");
+	ok(s.calls == 2 && !strcmp(s.names, "0.M0P0Q0.A,1.M0P0Q9.a,"),
+	   "a non-zero return stops the walk");
 	for (i = 0; i < sizeof names / sizeof names[0]; i++)
 		rmdir(pathf("%s/failed/cur/%s", root, names[i]));
 	memset(&s, 0, sizeof s);
@@ -674,6 +678,107 @@ static void test_find(struct mf_spool *sp)
 	mf_entry_close(&e);
 }
 
+
+/* mf_entry_open_file: what it refuses, and that it never blocks or follows. */
+static void test_trust(struct mf_spool *sp)
+{
+	struct mf_entry e;
+	struct mf_err err;
+	enum mf_status st;
+	char id[MF_ID_MAX], buf[16];
+	struct stat sb;
+	int fd;
+
+	if (make_entry(sp, "out", "hello\n", id) < 0 ||
+	    mf_entry_claim(sp, "out", id, &e, &err) != MF_OK)
+		return;
+	st = mf_entry_open_file(&e, "message", O_RDONLY, &fd, &err);
+	ok(st == MF_OK && fd >= 0 && !(fcntl(fd, F_GETFL) & O_NONBLOCK) &&
+	   read(fd, buf, sizeof buf) == 6, "open_file: a regular file, blocking again, readable");
+	if (fd >= 0)
+		close(fd);
+	if (link(pathf("%s/message", e.path), pathf("%s/second", tap_tmpdir())) < 0)
+		tap_diag("link: %s", strerror(errno));
+	st = mf_entry_open_file(&e, "message", O_RDONLY, &fd, &err);
+	ok(st == MF_ECORRUPT && strstr(err.msg, "more than one link"), "open_file: a hard link is MF_ECORRUPT");
+	t_write_str(pathf("%s/secret-file", tap_tmpdir()), "secret\n");
+	unlink(pathf("%s/message", e.path));
+	symlink(pathf("%s/secret-file", tap_tmpdir()), pathf("%s/message", e.path));
+	st = mf_entry_open_file(&e, "message", O_RDONLY, &fd, &err);
+	ok(st == MF_ECORRUPT && fd == -1 && strstr(err.msg, "message: a symlink"),
+	   "open_file: a symlink is MF_ECORRUPT");
+	unlink(pathf("%s/message", e.path));
+	mkfifo(pathf("%s/message", e.path), 0600);
+	st = mf_entry_open_file(&e, "message", O_RDONLY, &fd, &err);
+	ok(st == MF_ECORRUPT && strstr(err.msg, "not a regular file"),
+	   "open_file: a FIFO is MF_ECORRUPT, without blocking");
+	unlink(pathf("%s/message", e.path));
+	st = mf_entry_open_file(&e, "message", O_RDONLY, &fd, &err);
+	ok(st == MF_ECORRUPT && strstr(err.msg, "message: missing"), "open_file: a missing file is MF_ECORRUPT");
+
+	/* a planted envelope.new link is removed, its target untouched */
+	symlink(pathf("%s/secret-file", tap_tmpdir()), pathf("%s/envelope.new", e.path));
+	{
+		struct mf_envelope env;
+		small_env(&env, id);
+		st = mf_entry_write_envelope(&e, &env, &err);
+		mf_envelope_free(&env);
+	}
+	ok(st == MF_OK && t_mode(pathf("%s/envelope", e.path)) == 0600 &&
+	   !t_exists(pathf("%s/envelope.new", e.path)) &&
+	   lstat(pathf("%s/secret-file", tap_tmpdir()), &sb) == 0 && sb.st_size == 7,
+	   "envelope.new symlink: unlinked, never written through");
+	if (st != MF_OK)
+		tap_diag("%s", err.msg);
+
+
+	/* set aside: to corrupt/new, closed */
+	st = mf_entry_set_aside(&e, NULL, &err);
+	ok(st == MF_OK && e.dirfd == -1 && t_exists(pathf("%s/corrupt/new/%s/envelope", root, id)) &&
+	   !t_exists(pathf("%s/out/cur/%s", root, id)), "set aside: moved to corrupt/new");
+	mf_entry_close(&e);
+
+	/* an entry with neither file: removed, not set aside */
+	if (make_entry(sp, "out", "x\n", id) == 0 &&
+	    mf_entry_claim(sp, "out", id, &e, &err) == MF_OK) {
+		unlink(pathf("%s/message", e.path));
+		unlink(pathf("%s/envelope", e.path));
+		st = mf_entry_set_aside(&e, NULL, &err);
+		ok(st == MF_OK && !t_exists(pathf("%s/out/cur/%s", root, id)) &&
+		   !t_exists(pathf("%s/out/tmp/%s", root, id)) &&
+		   !t_exists(pathf("%s/corrupt/new/%s", root, id)), "set aside: an empty entry is removed");
+		mf_entry_close(&e);
+	} else {
+		ok(0, "set aside: an empty entry is removed");
+	}
+}
+
+/* Names and escaping: the grammar mf makes, control characters escaped. */
+static void test_names(struct mf_spool *sp)
+{
+	struct mf_err err;
+	char out[64];
+	unsigned back, removed;
+
+	ok(mf_id_valid("1795431256.M123456P4242Q1.mx1.example-host_x") &&
+	   !mf_id_valid("1.M1P1Q1.") && !mf_id_valid("1.M1P1Q1.a\nb") &&
+	   !mf_id_valid("1.M1P1Q1.a\033b") && !mf_id_valid("x.M1P1Q1.a") &&
+	   !mf_id_valid("1.M1P1Q.a") && !mf_id_valid("1.M1P1Q1.a/b") && !mf_id_valid("1.MP1Q1.a"),
+	   "mf_id_valid: TIME.MusecPpidQcount.HOST only");
+	is_str(mf_escape("a\nb\033[31m\tc\x7f\\", out, sizeof out), "a\\nb\\x1b[31m\\tc\\x7f\\",
+	       "mf_escape: controls as \\n, \\t, \\xHH");
+	is_str(mf_escape("abc\n", out, 4), "abc", "mf_escape: cut when full, never mid-escape");
+	is_str(mf_escape(out, out + 8, 8), "abc", "mf_escape: escaping twice changes nothing");
+
+	mkdir(pathf("%s/in/new/1.M1P1Q1.x\n\033[2Jevil", root), 0700);
+	mkfifo(pathf("%s/in/new/1.M1P1Q1.fifo", root), 0600);
+	mf_spool_recover(sp, "in", -1, MF_TMP_MAX_AGE, &back, &removed, &err);
+	ok(!t_exists(pathf("%s/in/new/1.M1P1Q1.x\n\033[2Jevil", root)) &&
+	   !t_exists(pathf("%s/in/new/1.M1P1Q1.fifo", root)),
+	   "recover sets aside a bad name and a FIFO in new/");
+	is_int(t_count_dir(pathf("%s/corrupt/new", root)), 3, "... into corrupt/new, fresh names");
+}
+
 int main(void)
 {
 	struct mf_spool sp;
@@ -682,7 +787,7 @@ int main(void)
 	umask(077);
 	snprintf(root, sizeof root, "%s/spool", tap_tmpdir());
 	mkdir(root, 0700);
-	tap_plan(145);
+	tap_plan(159);
 	test_open(&sp);
 	test_create_commit_abort(&sp);
 	test_claim(&sp);
@@ -690,6 +795,8 @@ int main(void)
 	test_recover(&sp);
 	test_each(&sp);
 	test_find(&sp);
+	test_trust(&sp);
+	test_names(&sp);
 	mf_spool_close(&sp);
 	return tap_done();
 }
