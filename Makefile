@@ -111,7 +111,7 @@ demo: deps
 # The README's two commands (make demo, make check) as a new user runs them:
 # in a minimal Debian 12 root built by mmdebstrap from this machine's apt
 # sources, on a clone of HEAD in /root/mf as root, then in the home of a new
-# plain user.  About 5 minutes; run by .ci/run; needs root; see
+# plain user.  About 3 minutes; run by .ci/run; needs root; see
 # contrib/fresh-check.
 fresh-check:
 	sh contrib/fresh-check
