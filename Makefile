@@ -20,6 +20,9 @@ override CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2 -Wno-format-nonl
 	-D_GNU_SOURCE -MMD -MP -Ilib -DMF_VERSION='"$(VERSION)"' -DMF_SYSCONFDIR='"$(SYSCONFDIR)"'
 
 # Every module mf will use must be present; each binary links only its own.
+# The flags are asked of pkg-config once, when make reads this file: a target
+# that first installs the packages (deps) runs a new $(MAKE) for the build,
+# so that one reads them after the install (a fresh machine, first run).
 PKGS = gmime-3.0 libssl libcrypto libpcre2-8 popt ldap lber
 POPT_CFLAGS := $(shell $(PKG_CONFIG) --cflags popt 2>/dev/null)
 POPT_LIBS   := $(shell $(PKG_CONFIG) --libs popt 2>/dev/null)
@@ -83,11 +86,13 @@ t/fault.so: t/fault.c
 deps:
 	@sh contrib/deps
 
+# check, check-asan and demo install what is missing (deps), then build in a
+# new make, never with the flags this one read before the install.
 check: deps
 	$(MAKE) all units
 	MF_BUILD=$(CURDIR)/$(B) $(PROVE) -f t/
 
-check-asan:
+check-asan: deps
 	$(MAKE) B=build-asan CFLAGS='-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all' \
 	  LDFLAGS='-fsanitize=address,undefined' RECEIVE_LDFLAGS= all units
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99:allocator_may_return_null=1:verify_asan_link_order=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=99 \
@@ -99,8 +104,17 @@ lint:
 bench: all
 	sh bench/run
 
-demo: deps all
+demo: deps
+	$(MAKE) all
 	sh contrib/demo $(B)
+
+# The README's two commands (make demo, make check) as a new user runs them:
+# in a minimal Debian 12 root built by mmdebstrap from this machine's apt
+# sources, on a clone of HEAD in /root/mf as root, then in the home of a new
+# plain user.  About 3 minutes; run by .ci/run; needs root; see
+# contrib/fresh-check.
+fresh-check:
+	sh contrib/fresh-check
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
@@ -120,6 +134,6 @@ uninstall:
 clean:
 	rm -rf build build-asan t/fault.so
 
-.PHONY: all pkgcheck units deps check check-asan lint bench demo install uninstall clean
+.PHONY: all pkgcheck units deps check check-asan lint bench demo fresh-check install uninstall clean
 .SECONDARY:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
