@@ -99,7 +99,7 @@ $(B)/fuzz/%: $(B)/t/fuzz/%.o $(B)/libmf.a
 
 fuzz-build: $(FUZZ_NAMES:%=$(B)/fuzz/%)
 
-fuzz: pkgcheck
+fuzz: deps
 	$(MAKE) B=build-fuzz CC=clang CFLAGS='$(FUZZ_CFLAGS)' LDFLAGS='-fsanitize=address,undefined' \
 	  fuzz-build
 	for t in $(or $(FUZZ),$(FUZZ_NAMES)); do \
