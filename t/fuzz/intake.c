@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -107,6 +108,21 @@ static void check_stored(struct mf_entry *e, const struct mf_envelope *env,
 	FUZZ_ASSERT(mf_entry_remove(&c, &err) == MF_OK);
 }
 
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *f)
+{
+	(void)sb;
+	(void)flag;
+	(void)f;
+	remove(path);
+	return 0;
+}
+
+static void rm_spool(void)
+{
+	mf_spool_close(&sp);
+	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
@@ -117,6 +133,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_quiet();
 	snprintf(root, sizeof root, "%s/mf-fuzz-intake.XXXXXX", base);
 	FUZZ_ASSERT(mkdtemp(root));
+	atexit(rm_spool);
 	FUZZ_ASSERT(mf_spool_open(root, "fuzz.example", &sp, &err) == MF_OK);
 	FUZZ_ASSERT(mf_queue_init(&sp, "in", &err) == MF_OK);
 	return 0;
