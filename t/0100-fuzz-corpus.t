@@ -24,4 +24,8 @@ for src in "$T_DIR"/fuzz/*.c; do
 	test_expect_success "fuzz corpus of $name runs clean" "run_corpus $name"
 done
 
+# A corpus that cannot be read must not pass as an empty one.
+test_expect_code 66 'an unreadable corpus input fails the run' '
+	mkfifo fifo && "$MF_BUILD/t/fuzz-addr" fifo
+'
 test_done
