@@ -79,6 +79,38 @@ $(B)/t/%: $(B)/t/unit/%.o $(B)/t/unit/tap.o $(B)/libmf.a
 
 units: $(filter-out $(B)/t/tap,$(UNITS)) t/fault.so
 
+# --- fuzzing (t/fuzz/README) -------------------------------------------------
+# Each t/fuzz/NAME.c is a libFuzzer target with its seed corpus in
+# t/fuzz/corpus/NAME/.  `make units` links each with t/fuzz/standalone.c
+# (gcc, no libFuzzer) into $(B)/t/fuzz-NAME, which t/0100 runs over the
+# committed corpus; `make fuzz` builds them with clang into build-fuzz/ and
+# runs each for FUZZ_SECONDS on a scratch copy of its corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES = $(patsubst t/fuzz/%.c,%,$(filter-out t/fuzz/standalone.c,$(wildcard t/fuzz/*.c)))
+FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all
+FUZZ_LINK = $(B)/libmf.a $(POPT_LIBS) $(ALL_LIBS) -lpthread $(LDLIBS)
+
+units: $(FUZZ_NAMES:%=$(B)/t/fuzz-%)
+
+$(B)/t/fuzz-%: $(B)/t/fuzz/%.o $(B)/t/fuzz/standalone.o $(B)/libmf.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(B)/t/fuzz/standalone.o $(FUZZ_LINK)
+
+$(B)/fuzz/%: $(B)/t/fuzz/%.o $(B)/libmf.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LINK)
+
+fuzz-build: $(FUZZ_NAMES:%=$(B)/fuzz/%)
+
+fuzz: deps
+	$(MAKE) B=build-fuzz CC=clang CFLAGS='$(FUZZ_CFLAGS)' LDFLAGS='-fsanitize=address,undefined' \
+	  fuzz-build
+	for t in $(or $(FUZZ),$(FUZZ_NAMES)); do \
+	  sh t/fuzz/run build-fuzz "$$t" $(FUZZ_SECONDS) || exit 1; done
+
+.PHONY: fuzz fuzz-build
+# --- end of fuzzing -----------------------------------------------------------
+
 # LD_PRELOAD shim for faults a real peer cannot produce on demand (tests only).
 t/fault.so: t/fault.c
 	$(CC) -O2 -g -Wall -Wextra -shared -fPIC -o $@ $< -ldl
@@ -132,7 +164,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(SHAREDIR)
 
 clean:
-	rm -rf build build-asan t/fault.so
+	rm -rf build build-asan build-fuzz t/fault.so
 
 .PHONY: all pkgcheck units deps check check-asan lint bench demo fresh-check install uninstall clean
 .SECONDARY:

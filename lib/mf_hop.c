@@ -35,7 +35,7 @@ static int parse_port_host(const char *s, struct mf_hop *h, int empty_ok)
 		s++;
 		n -= 2;
 	}
-	if (n >= sizeof h->host || (!n && !empty_ok) || memchr(s, ' ', n))
+	if (n >= sizeof h->host || (!n && !empty_ok) || strcspn(s, " \t") < n)
 		return -1;
 	memcpy(h->host, s, n);
 	h->host[n] = '\0';
@@ -44,9 +44,19 @@ static int parse_port_host(const char *s, struct mf_hop *h, int empty_ok)
 
 static int parse_path_hop(const char *v, struct mf_hop *h)
 {
-	if (v[0] != '/' || strchr(v, ' '))
+	if (v[0] != '/' || strpbrk(v, " \t"))
 		return -1;
 	return copy(h->path, sizeof h->path, v);
+}
+
+/* A control character other than a tab between pipe arguments: never in a
+ * hop (its name goes into logs and the envelope). */
+static int has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if (((unsigned char)*s < 32 && *s != '\t') || *s == 127)
+			return 1;
+	return 0;
 }
 
 static int parse_one(char *item, const char *method, const char *options,
@@ -55,6 +65,8 @@ static int parse_one(char *item, const char *method, const char *options,
 	int lmtp_method = !strcasecmp(method, "LMTP");
 
 	memset(h, 0, sizeof *h);
+	if (has_ctl(item))
+		return -1;
 	if (!strncmp(item, "inet:", 5)) {
 		h->kind = MF_HOP_INET;
 		h->lmtp = lmtp_method;
@@ -80,7 +92,7 @@ static int parse_one(char *item, const char *method, const char *options,
 		item += 3;
 		if (strchr(item, '@'))
 			return parse_port_host(item, h, 1);
-		return strchr(item, ' ') ? -1 : copy(h->host, sizeof h->host, item);
+		return strpbrk(item, " \t") ? -1 : copy(h->host, sizeof h->host, item);
 	}
 	if (!strncmp(item, "maildir:", 8)) {
 		h->kind = MF_HOP_MAILDIR;
