@@ -102,7 +102,8 @@ $(B)/fuzz/%: $(B)/t/fuzz/%.o $(B)/libmf.a
 
 fuzz-build: $(FUZZ_NAMES:%=$(B)/fuzz/%)
 
-fuzz: deps
+fuzz:
+	@sh contrib/deps fuzz
 	$(MAKE) B=build-fuzz CC=clang CFLAGS='$(FUZZ_CFLAGS)' LDFLAGS='-fsanitize=address,undefined' \
 	  fuzz-build
 	for t in $(or $(FUZZ),$(FUZZ_NAMES)); do \
