@@ -134,6 +134,7 @@ printf '[General]\nSyslog = no\n[Sender]\nAddress = inet:%s@127.0.0.1\nTLS = non
 # spool DIR N MSG: a fresh spool whose out/new holds N entries of MSG
 spool() {
 	rm -rf "$1"; mkdir -p "$1"
+	[ "$(id -u)" != 0 ] || chown nobody: "$1"
 	e=$("$INJECT" -S "$1" -c "$CONF" -Q out -f "$FROM" -- "$TO" <"$3")
 	python3 - "$e" "$2" <<'PY'
 import os, re, sys
@@ -156,6 +157,7 @@ for f in ("message", "envelope"):
     os.unlink(os.path.join(src, f))
 os.rmdir(src)
 PY
+	[ "$(id -u)" != 0 ] || chown -R nobody: "$1"
 	sync
 }
 
@@ -221,7 +223,8 @@ msg=$W/msg.1KiB
 : >"$W/c.mf"; : >"$W/c.fl"; : >"$W/c.ratio"
 r=1
 while [ $r -le "$REPS" ]; do
-	rm -rf "$W/ch" "$W/fl"; mkdir -p "$W/ch" "$W/fl/tmp" "$W/fl/new"; sync
+	rm -rf "$W/ch" "$W/fl"; mkdir -p "$W/ch" "$W/fl/tmp" "$W/fl/new"
+	[ "$(id -u)" != 0 ] || chown nobody: "$W/ch"; sync
 	settle
 	set -- $(counts); m0=$2
 	"$OUT/chain" "$N_CHAIN" "$msg" \

@@ -128,8 +128,9 @@ enum mf_status mf_priv_drop(const struct mf_conf *c, const char *spool,
 	if (*user && (st = user_of_conf(c, user, p, err)))
 		return st;
 	if (geteuid() != 0) {
+		/* the common case, an MTA's pipe running mf-receive as the
+		 * filter user: nothing to read (mf_priv_name() when asked) */
 		memset(p, 0, sizeof *p);
-		passwd_find(NULL, geteuid(), p);
 		p->uid = geteuid();
 		p->gid = getegid();
 		return MF_OK;
@@ -144,4 +145,14 @@ enum mf_status mf_priv_drop(const struct mf_conf *c, const char *spool,
 		return st;
 	p->dropped = 1;
 	return MF_OK;
+}
+
+void mf_priv_name(struct mf_priv *p)
+{
+	struct mf_priv q;
+
+	if (!p->name[0] && passwd_find(NULL, p->uid, &q)) {
+		memcpy(p->name, q.name, sizeof p->name);
+		memcpy(p->home, q.home, sizeof p->home);
+	}
 }

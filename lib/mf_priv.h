@@ -24,7 +24,8 @@
  * back; and it sets HOME (the user's home, else "/"), USER and LOGNAME.  The
  * umask stays 077.  A target of uid 0 or gid 0 is refused with MF_ECONFIG
  * and one line naming what to change.  Started as anyone else, nothing
- * changes: p describes the current user.
+ * changes: p holds the current uid and gid (name and home empty until
+ * mf_priv_name()).
  */
 struct mf_priv {
 	uid_t uid;
@@ -36,5 +37,8 @@ struct mf_priv {
 
 enum mf_status mf_priv_drop(const struct mf_conf *c, const char *spool,
 			    struct mf_priv *p, struct mf_err *err);
+/* Fill in p's name and home from /etc/passwd when they are unknown (a tool
+ * not started as root does not read it on every run). */
+void mf_priv_name(struct mf_priv *p);
 
 #endif

@@ -90,6 +90,7 @@ int mf_tool_check_config(struct mf_tool *t, const struct mf_common_opts *o,
 		err.status = MF_ECONFIG;
 		return mf_log_fail(&err, MF_MODE_INTERACTIVE);
 	}
+	mf_priv_name(&t->priv);
 	printf("%s: %s: configuration OK; runs as %s%suid %lu gid %lu%s\n", t->prog,
 	       mf_conf_path(t->conf), t->priv.name, t->priv.name[0] ? " (" : "",
 	       (unsigned long)t->priv.uid, (unsigned long)t->priv.gid,
