@@ -25,13 +25,7 @@ static void check_one(const uint8_t *data, size_t size, unsigned flags)
 	FUZZ_ASSERT(!strcmp(out, again));
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
-	return 0;
-}
+FUZZ_INIT_QUIET
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

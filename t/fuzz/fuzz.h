@@ -43,4 +43,14 @@ static inline void fuzz_quiet(void)
 	mf_log_open("fuzz", MF_LOG_OFF, MF_LOG_OFF);
 }
 
+/* The LLVMFuzzerInitialize of a target that needs nothing but quiet. */
+#define FUZZ_INIT_QUIET \
+	int LLVMFuzzerInitialize(int *argc, char ***argv) \
+	{ \
+		(void)argc; \
+		(void)argv; \
+		fuzz_quiet(); \
+		return 0; \
+	}
+
 #endif

@@ -35,13 +35,7 @@ static void check_hop(const struct mf_hop *h)
 		FUZZ_ASSERT((unsigned char)name[i] >= 32 && name[i] != 127);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
-	return 0;
-}
+FUZZ_INIT_QUIET
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -51,13 +51,7 @@ static void check_offered(const char *value, const char *sender, const char *msg
 	FUZZ_ASSERT(!strcmp(made, value));
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
-	return 0;
-}
+FUZZ_INIT_QUIET
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -42,13 +42,7 @@ static void check_text(const char *s)
 	}
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	fuzz_quiet();
-	return 0;
-}
+FUZZ_INIT_QUIET
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
