@@ -100,6 +100,9 @@ struct section {
 	size_t nitems;
 };
 
+/* The longest list value (SendingIntervals, MsgIdMap): it is split in a buffer. */
+#define CONF_LIST_MAX 1024
+
 struct mf_conf {
 	char *path;
 	struct section *sections;
@@ -180,7 +183,7 @@ static int check_durations(const char *v)
 /* "RECEIVER:SENDER, ..." with ids as mf_conf_check_id wants ("-": no id) */
 static int check_idmap(const char *v)
 {
-	char buf[1024], *pair, *save, *colon;
+	char buf[CONF_LIST_MAX], *pair, *save, *colon;
 
 	if (strlen(v) >= sizeof buf)
 		return -1;
@@ -334,6 +337,10 @@ static enum mf_status add_item(struct mf_conf *c, char *text, unsigned line,
 	if (dup)
 		return conf_fail(err, c, line, "%s is set again (first at line %u)",
 				 sc->key, dup->line);
+	if ((sc->type == T_DURATIONS || !strcmp(sc->key, "MsgIdMap")) &&
+	    strlen(value) >= CONF_LIST_MAX)	/* read into a buffer that size */
+		return conf_fail(err, c, line, "%s is longer than %d bytes", sc->key,
+				 CONF_LIST_MAX - 1);
 	if (check_value(sc, value) < 0)
 		return sc->type == T_CHOICE
 			? conf_fail(err, c, line, "%s wants one of %s", sc->key, sc->choices)
@@ -547,7 +554,7 @@ unsigned mf_conf_uint(const struct mf_conf *c, const char *section,
 size_t mf_conf_durations(const struct mf_conf *c, const char *section,
 			 const char *id, const char *key, int64_t *out, size_t max)
 {
-	char buf[1024], *tok, *save;
+	char buf[CONF_LIST_MAX], *tok, *save;
 	const char *v = mf_conf_str(c, section, id, key);
 	size_t n = 0;
 
@@ -567,10 +574,23 @@ int mf_conf_bool(const struct mf_conf *c, const char *section, const char *id,
 	return !strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1");
 }
 
+enum mf_status mf_conf_copy(const struct mf_conf *c, const char *section,
+			    const char *id, const char *key, char *out, size_t outsz,
+			    struct mf_err *err)
+{
+	int n = snprintf(out, outsz, "%s", mf_conf_str(c, section, id, key));
+
+	if (n >= 0 && (size_t)n < outsz)
+		return MF_OK;
+	out[0] = '\0';
+	return mf_err_set(err, MF_ECONFIG, "%s:%u: %s is longer than %zu bytes",
+			  c->path, mf_conf_line(c, section, id, key), key, outsz - 1);
+}
+
 const char *mf_conf_msgid_map(const struct mf_conf *c, const char *receiver_id,
 			      char *out, size_t outsz)
 {
-	char buf[1024], *pair, *save, *colon;
+	char buf[CONF_LIST_MAX], *pair, *save, *colon;
 	const char *want = receiver_id && *receiver_id ? receiver_id : "-";
 
 	snprintf(buf, sizeof buf, "%s", mf_conf_str(c, "Notifier", NULL, "MsgIdMap"));
