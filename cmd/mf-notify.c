@@ -198,6 +198,11 @@ static enum mf_status dsn_opts(struct mf_tool *t, void *vo, struct mf_err *err)
 	s = mf_conf_str(t->conf, "Notifier", NULL, "From");
 	o->dsn.from = s && s[0] ? s : NULL;
 	o->dsn.template_dir = mf_conf_str(t->conf, "Notifier", NULL, "Templates");
+	if (strlen(o->dsn.template_dir) > MF_DSN_TEMPLATE_DIR_MAX)	/* else the built-in text */
+		return mf_err_set(err, MF_ECONFIG, "%s:%u: Templates is longer than %d bytes",
+				  mf_conf_path(t->conf),
+				  mf_conf_line(t->conf, "Notifier", NULL, "Templates"),
+				  MF_DSN_TEMPLATE_DIR_MAX);
 	o->dsn.full = o->full || mf_conf_bool(t->conf, "Notifier", NULL, "ReturnFullMessage");
 	o->delay_warning = mf_conf_duration(t->conf, "Notifier", NULL, "DelayWarning");
 	return MF_OK;

@@ -36,6 +36,12 @@ static int secs(const struct mf_conf *c, const char *id, const char *key)
 	return v > INT32_MAX ? INT32_MAX : (int)v;
 }
 
+/* AUTH PLAIN sends base64("\0USER\0PASSWORD") on one command line. */
+#define AUTH_USER_MAX 255
+#define AUTH_PASS_MAX 1024
+_Static_assert(4 * ((AUTH_USER_MAX + AUTH_PASS_MAX + 4) / 3) + sizeof "AUTH PLAIN "
+	       < MF_SMTP_LINE_MAX - 2, "AUTH PLAIN fits a command line");
+
 /* The AUTH password: a secret file like every other (0600, no symlink). */
 static enum mf_status read_secret(const char *path, char **out, struct mf_err *err)
 {
@@ -44,7 +50,7 @@ static enum mf_status read_secret(const char *path, char **out, struct mf_err *e
 
 	if (!*path)
 		return mf_err_set(err, MF_ECONFIG, "AuthUser needs AuthPasswordFile");
-	if ((st = mf_secret_load(path, 1, 1024, &sec, err))) {
+	if ((st = mf_secret_load(path, 1, AUTH_PASS_MAX, &sec, err))) {
 		mf_err_prefix(err, "AuthPasswordFile is unusable");
 		return st;
 	}
@@ -139,6 +145,9 @@ enum mf_status mf_send_setup(struct mf_sender *s, struct mf_spool *sp,
 	v = mf_conf_str(c, S, id, "TLSCAFile");
 	s->smtp.ca_file = *v ? v : NULL;
 	v = mf_conf_str(c, S, id, "AuthUser");
+	if (strlen(v) > AUTH_USER_MAX)
+		return mf_err_set(err, MF_ECONFIG, "%s:%u: AuthUser is longer than %d bytes",
+				  mf_conf_path(c), mf_conf_line(c, S, id, "AuthUser"), AUTH_USER_MAX);
 	if (*v) {
 		s->smtp.auth_user = v;
 		if ((st = read_secret(mf_conf_str(c, S, id, "AuthPasswordFile"), &s->auth_pass, err)))

@@ -253,6 +253,12 @@ test_expect_code 78 '--check-config refuses a HeloName of 300 bytes (not cut to 
 	[ $(wc -l <err) = 1 ] && exit $rc
 '
 
+test_expect_code 78 'and an AuthUser of 300 bytes (AUTH PLAIN must fit one command line)' '
+	conf "inet:25@127.0.0.1" "AuthUser = u$long" "AuthPasswordFile = $TRASH/secret" &&
+	mf-send --check-config -S spool -c mf.conf 2>err; rc=$?;
+	test_last_line err "mf.conf:5: AuthUser is longer than 255 bytes \(#4\.3\.5\)$" && exit $rc
+'
+
 test_expect_code 78 'and a SecureHashHeader of 300 bytes (not cut to 200)' '
 	conf "maildir:$TRASH/mk/%u" "UseSecureHash = yes" "SecureHashFile = $TRASH/secret" \
 		"SecureHashHeader = X-$long" &&
