@@ -16,7 +16,7 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 PKG_CONFIG ?= pkg-config
 PROVE    ?= prove
-override CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2 -Wno-format-nonliteral \
+override CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2 \
 	-D_GNU_SOURCE -MMD -MP -Ilib -DMF_VERSION='"$(VERSION)"' -DMF_SYSCONFDIR='"$(SYSCONFDIR)"'
 
 # Every module mf will use must be present; each binary links only its own.

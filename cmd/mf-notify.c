@@ -181,23 +181,31 @@ static enum mf_status from_stdin(struct mf_tool *t, struct opts *o, struct mf_er
 	return MF_OK;
 }
 
-static void dsn_opts(struct mf_tool *t, struct opts *o)
+static enum mf_status dsn_opts(struct mf_tool *t, void *vo, struct mf_err *err)
 {
+	struct opts *o = vo;
 	const char *s;
+	enum mf_status st;
 
-	s = mf_conf_str(t->conf, "Notifier", NULL, "ReportingMTA");
-	if (!s || !s[0])
-		s = mf_conf_str(t->conf, "General", NULL, "Hostname");
-	if (s && s[0])
-		snprintf(o->host, sizeof o->host, "%s", s);
-	else if (gethostname(o->host, sizeof o->host - 1) < 0 || !o->host[0])
+	st = *mf_conf_str(t->conf, "Notifier", NULL, "ReportingMTA")
+		? mf_conf_copy(t->conf, "Notifier", NULL, "ReportingMTA", o->host, sizeof o->host, err)
+		: mf_conf_copy(t->conf, "General", NULL, "Hostname", o->host, sizeof o->host, err);
+	if (st)
+		return st;
+	if (!o->host[0] && (gethostname(o->host, sizeof o->host - 1) < 0 || !o->host[0]))
 		snprintf(o->host, sizeof o->host, "localhost");
 	o->dsn.reporting_mta = o->host;
 	s = mf_conf_str(t->conf, "Notifier", NULL, "From");
 	o->dsn.from = s && s[0] ? s : NULL;
 	o->dsn.template_dir = mf_conf_str(t->conf, "Notifier", NULL, "Templates");
+	if (strlen(o->dsn.template_dir) > MF_DSN_TEMPLATE_DIR_MAX)	/* else the built-in text */
+		return mf_err_set(err, MF_ECONFIG, "%s:%u: Templates is longer than %d bytes",
+				  mf_conf_path(t->conf),
+				  mf_conf_line(t->conf, "Notifier", NULL, "Templates"),
+				  MF_DSN_TEMPLATE_DIR_MAX);
 	o->dsn.full = o->full || mf_conf_bool(t->conf, "Notifier", NULL, "ReturnFullMessage");
 	o->delay_warning = mf_conf_duration(t->conf, "Notifier", NULL, "DelayWarning");
+	return MF_OK;
 }
 
 static enum mf_status run(struct mf_tool *t, void *vo, const char **args,
@@ -214,7 +222,8 @@ static enum mf_status run(struct mf_tool *t, void *vo, const char **args,
 				  "no entries: name them, give them on stdin, or use -q");
 	if ((st = mf_tool_spool(t, &o->c, err)))
 		return st;
-	dsn_opts(t, o);
+	if ((st = dsn_opts(t, o, err)))
+		return st;
 	if (o->queue_run)
 		st = queue_run(t, o, err);
 	else if (args && args[0]) {
@@ -246,7 +255,7 @@ int main(int argc, const char **argv)
 	struct mf_tool_def def = { "mf-notify", MF_MODE_TRANSPORT, "Notifier",
 				   "[OPTION...] [ENTRY...]\n"
 				   "   or: mf-notify -q [--delayed]",
-				   table, &o.c, run, &o, NULL };
+				   table, &o.c, run, &o, dsn_opts };
 
 	return mf_tool_main(&def, argc, argv);
 }

@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,9 @@ struct section {
 	size_t nitems;
 };
 
+/* The longest list value (SendingIntervals, MsgIdMap): it is split in a buffer. */
+#define CONF_LIST_MAX 1024
+
 struct mf_conf {
 	char *path;
 	struct section *sections;
@@ -179,7 +183,7 @@ static int check_durations(const char *v)
 /* "RECEIVER:SENDER, ..." with ids as mf_conf_check_id wants ("-": no id) */
 static int check_idmap(const char *v)
 {
-	char buf[1024], *pair, *save, *colon;
+	char buf[CONF_LIST_MAX], *pair, *save, *colon;
 
 	if (strlen(v) >= sizeof buf)
 		return -1;
@@ -233,12 +237,18 @@ static const char *type_name(enum type t)
 }
 
 static enum mf_status conf_fail(struct mf_err *err, const struct mf_conf *c,
-				unsigned line, const char *fmt, const char *a,
-				const char *b)
+				unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static enum mf_status conf_fail(struct mf_err *err, const struct mf_conf *c,
+				unsigned line, const char *fmt, ...)
 {
 	char why[300];
+	va_list ap;
 
-	snprintf(why, sizeof why, fmt, a, b);
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
 	return mf_err_set(err, MF_ECONFIG, "%s:%u: %s", c->path, line, why);
 }
 
@@ -257,7 +267,7 @@ static enum mf_status add_section(struct mf_conf *c, char *head, unsigned line,
 	}
 	name = section_canon(head);
 	if (!name)
-		return conf_fail(err, c, line, "unknown section [%s]%s", head, "");
+		return conf_fail(err, c, line, "unknown section [%s]", head);
 	if (*id && !section_takes_id(name))
 		return conf_fail(err, c, line, "section [%s] takes no ID (got '%s')",
 				 name, id);
@@ -308,7 +318,7 @@ static enum mf_status add_item(struct mf_conf *c, char *text, unsigned line,
 
 	eq = strchr(text, '=');
 	if (!eq)
-		return conf_fail(err, c, line, "expected 'Key = value'%s%s", "", "");
+		return conf_fail(err, c, line, "expected 'Key = value'");
 	*eq = '\0';
 	key = mf_str_trim(text);
 	value = mf_str_trim(eq + 1);
@@ -318,18 +328,19 @@ static enum mf_status add_item(struct mf_conf *c, char *text, unsigned line,
 		value++;
 	}
 	if (!c->nsections)
-		return conf_fail(err, c, line, "'%s' outside any [Section]%s", key, "");
+		return conf_fail(err, c, line, "'%s' outside any [Section]", key);
 	s = &c->sections[c->nsections - 1];
 	sc = schema_find(s->name, key);
 	if (!sc)
 		return conf_fail(err, c, line, "unknown key '%s' in [%s]", key, s->name);
 	dup = find_item(c, s->name, s->id, sc->key);
-	if (dup) {
-		char first[32];
-		snprintf(first, sizeof first, "%u", dup->line);
-		return conf_fail(err, c, line, "%s is set again (first at line %s)",
-				 sc->key, first);
-	}
+	if (dup)
+		return conf_fail(err, c, line, "%s is set again (first at line %u)",
+				 sc->key, dup->line);
+	if ((sc->type == T_DURATIONS || !strcmp(sc->key, "MsgIdMap")) &&
+	    strlen(value) >= CONF_LIST_MAX)	/* read into a buffer that size */
+		return conf_fail(err, c, line, "%s is longer than %d bytes", sc->key,
+				 CONF_LIST_MAX - 1);
 	if (check_value(sc, value) < 0)
 		return sc->type == T_CHOICE
 			? conf_fail(err, c, line, "%s wants one of %s", sc->key, sc->choices)
@@ -363,7 +374,7 @@ static enum mf_status parse_line(struct mf_conf *c, char *text, unsigned line,
 	if (*t == '[') {
 		end = strchr(t, ']');
 		if (!end || *mf_str_trim(end + 1))
-			return conf_fail(err, c, line, "bad section header%s%s", "", "");
+			return conf_fail(err, c, line, "bad section header");
 		*end = '\0';
 		return add_section(c, t + 1, line, err);
 	}
@@ -384,7 +395,7 @@ static enum mf_status parse_file(struct mf_conf *c, FILE *f, struct mf_err *err)
 	while (st == MF_OK && (n = getline(&line, &cap, f)) >= 0) {
 		lineno++;
 		if (memchr(line, '\0', (size_t)n)) {
-			st = conf_fail(err, c, lineno, "NUL byte in line%s%s", "", "");
+			st = conf_fail(err, c, lineno, "NUL byte in line");
 			break;
 		}
 		while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -396,7 +407,7 @@ static enum mf_status parse_file(struct mf_conf *c, FILE *f, struct mf_err *err)
 			break;
 		}
 		if (logical.len > MF_CONF_LINE_MAX) {
-			st = conf_fail(err, c, start, "line longer than 65536 bytes%s%s", "", "");
+			st = conf_fail(err, c, start, "line longer than 65536 bytes");
 			break;
 		}
 		/* comments never continue: a '\\' ending one is just text */
@@ -543,7 +554,7 @@ unsigned mf_conf_uint(const struct mf_conf *c, const char *section,
 size_t mf_conf_durations(const struct mf_conf *c, const char *section,
 			 const char *id, const char *key, int64_t *out, size_t max)
 {
-	char buf[1024], *tok, *save;
+	char buf[CONF_LIST_MAX], *tok, *save;
 	const char *v = mf_conf_str(c, section, id, key);
 	size_t n = 0;
 
@@ -563,10 +574,23 @@ int mf_conf_bool(const struct mf_conf *c, const char *section, const char *id,
 	return !strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1");
 }
 
+enum mf_status mf_conf_copy(const struct mf_conf *c, const char *section,
+			    const char *id, const char *key, char *out, size_t outsz,
+			    struct mf_err *err)
+{
+	int n = snprintf(out, outsz, "%s", mf_conf_str(c, section, id, key));
+
+	if (n >= 0 && (size_t)n < outsz)
+		return MF_OK;
+	out[0] = '\0';
+	return mf_err_set(err, MF_ECONFIG, "%s:%u: %s is longer than %zu bytes",
+			  c->path, mf_conf_line(c, section, id, key), key, outsz - 1);
+}
+
 const char *mf_conf_msgid_map(const struct mf_conf *c, const char *receiver_id,
 			      char *out, size_t outsz)
 {
-	char buf[1024], *pair, *save, *colon;
+	char buf[CONF_LIST_MAX], *pair, *save, *colon;
 	const char *want = receiver_id && *receiver_id ? receiver_id : "-";
 
 	snprintf(buf, sizeof buf, "%s", mf_conf_str(c, "Notifier", NULL, "MsgIdMap"));

@@ -49,6 +49,11 @@ size_t mf_conf_durations(const struct mf_conf *c, const char *section,
 			 const char *id, const char *key, int64_t *out, size_t max);
 int mf_conf_bool(const struct mf_conf *c, const char *section,
 		 const char *id, const char *key);
+/* The value of key copied into out (outsz bytes); when it does not fit,
+ * nothing is cut: MF_ECONFIG naming FILE:LINE and the key. */
+enum mf_status mf_conf_copy(const struct mf_conf *c, const char *section,
+			    const char *id, const char *key, char *out, size_t outsz,
+			    struct mf_err *err);
 
 /* [Notifier] MsgIdMap = "RECEIVER:SENDER, ...": which sender id carries the
  * notices about mail received by a receiver id ("-" names the receiver with

@@ -219,7 +219,7 @@ static int recipient_lines(const struct report *rp, unsigned kind, struct mf_buf
 /* Read DIR/NAME (at most TEMPLATE_MAX bytes) into b; -1 when there is none. */
 static int read_template(const char *dir, const char *name, struct mf_buf *b)
 {
-	char path[4096];
+	char path[MF_DSN_TEMPLATE_DIR_MAX + 32];
 	char chunk[4096];
 	ssize_t r;
 	int fd;

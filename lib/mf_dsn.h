@@ -24,6 +24,9 @@
  * qualifies.  The new entry is committed (durable) before MF_OK is returned,
  * and dsn->path names it.
  */
+/* The longest template_dir: DIR/dsn-delayed.txt must fit in PATH_MAX. */
+#define MF_DSN_TEMPLATE_DIR_MAX (PATH_MAX - 32)
+
 struct mf_dsn_opts {
 	const char *reporting_mta;  /* our host name, for Reporting-MTA and From */
 	const char *from;           /* From: address; NULL: MAILER-DAEMON@reporting_mta */

@@ -36,6 +36,12 @@ static int secs(const struct mf_conf *c, const char *id, const char *key)
 	return v > INT32_MAX ? INT32_MAX : (int)v;
 }
 
+/* AUTH PLAIN sends base64("\0USER\0PASSWORD") on one command line. */
+#define AUTH_USER_MAX 255
+#define AUTH_PASS_MAX 1024
+_Static_assert(4 * ((AUTH_USER_MAX + AUTH_PASS_MAX + 4) / 3) + sizeof "AUTH PLAIN "
+	       < MF_SMTP_LINE_MAX - 2, "AUTH PLAIN fits a command line");
+
 /* The AUTH password: a secret file like every other (0600, no symlink). */
 static enum mf_status read_secret(const char *path, char **out, struct mf_err *err)
 {
@@ -44,7 +50,7 @@ static enum mf_status read_secret(const char *path, char **out, struct mf_err *e
 
 	if (!*path)
 		return mf_err_set(err, MF_ECONFIG, "AuthUser needs AuthPasswordFile");
-	if ((st = mf_secret_load(path, 1, 1024, &sec, err))) {
+	if ((st = mf_secret_load(path, 1, AUTH_PASS_MAX, &sec, err))) {
 		mf_err_prefix(err, "AuthPasswordFile is unusable");
 		return st;
 	}
@@ -98,6 +104,20 @@ static enum mf_status loop_exempt(struct mf_sender *s, const char *list, struct 
 	return MF_OK;
 }
 
+/* HeloName, else [General] Hostname whole (the spool's copy is cut and
+ * mended for entry names), else the system's: never cut to fit. */
+static enum mf_status helo_name(struct mf_sender *s, const struct mf_conf *c,
+				const char *id, struct mf_err *err)
+{
+	enum mf_status st = mf_conf_copy(c, S, id, "HeloName", s->host, sizeof s->host, err);
+
+	if (st == MF_OK && !s->host[0])
+		st = mf_conf_copy(c, "General", NULL, "Hostname", s->host, sizeof s->host, err);
+	if (st == MF_OK && !s->host[0])
+		snprintf(s->host, sizeof s->host, "%s", s->spool->host);
+	return st;
+}
+
 enum mf_status mf_send_setup(struct mf_sender *s, struct mf_spool *sp,
 			     const struct mf_conf *c, const char *id,
 			     struct mf_err *err)
@@ -114,19 +134,20 @@ enum mf_status mf_send_setup(struct mf_sender *s, struct mf_spool *sp,
 	s->pipe_timeout = mf_conf_duration(c, S, id, "PipeTimeout");
 	s->stalled = mf_conf_duration(c, S, id, "StalledProcessingInterval");
 	s->send_dsn = mf_conf_bool(c, S, id, "SendDSN");
-	v = mf_conf_str(c, S, id, "NotifyProgram");
-	if (*v)
-		snprintf(s->notify_prog, sizeof s->notify_prog, "%s", v);
-	else
+	if ((st = mf_conf_copy(c, S, id, "NotifyProgram", s->notify_prog,
+			       sizeof s->notify_prog, err)) || (st = helo_name(s, c, id, err)))
+		return st;
+	if (!s->notify_prog[0])
 		default_notify_prog(s->notify_prog, sizeof s->notify_prog);
-	v = mf_conf_str(c, S, id, "HeloName");
-	snprintf(s->host, sizeof s->host, "%s", *v ? v : sp->host);
 	s->smtp.helo_name = s->host;
 	s->smtp.tls = !strcasecmp(tls, "none") ? MF_TLS_NONE : !strcasecmp(tls, "encrypt")
 		? MF_TLS_ENCRYPT : !strcasecmp(tls, "verify") ? MF_TLS_VERIFY : MF_TLS_MAY;
 	v = mf_conf_str(c, S, id, "TLSCAFile");
 	s->smtp.ca_file = *v ? v : NULL;
 	v = mf_conf_str(c, S, id, "AuthUser");
+	if (strlen(v) > AUTH_USER_MAX)
+		return mf_err_set(err, MF_ECONFIG, "%s:%u: AuthUser is longer than %d bytes",
+				  mf_conf_path(c), mf_conf_line(c, S, id, "AuthUser"), AUTH_USER_MAX);
 	if (*v) {
 		s->smtp.auth_user = v;
 		if ((st = read_secret(mf_conf_str(c, S, id, "AuthPasswordFile"), &s->auth_pass, err)))
@@ -156,6 +177,9 @@ enum mf_status mf_send_setup(struct mf_sender *s, struct mf_spool *sp,
 		v = mf_conf_str(c, S, id, "SecureHashFile");
 		if (!*v)
 			return mf_err_set(err, MF_ECONFIG, "UseSecureHash = yes needs SecureHashFile");
+		if ((st = mf_conf_copy(c, S, id, "SecureHashHeader", s->mark_name,
+				       sizeof s->mark_name, err)))
+			return st;
 		if ((st = mf_mark_key_load(v, &s->mark_key, err)))
 			return st;
 	}
@@ -176,8 +200,7 @@ static enum mf_status make_mark(struct mf_sender *s, const struct mf_envelope *e
 	    (st = mf_mark_make(&s->mark_key, s->now, env->sender ? env->sender : "",
 			       msgid, value, err)))
 		return st;
-	snprintf(s->mark, sizeof s->mark, "%.200s: %s\n",
-		 mf_conf_str(s->conf, S, s->id, "SecureHashHeader"), value);
+	snprintf(s->mark, sizeof s->mark, "%s: %s\n", s->mark_name, value);
 	return MF_OK;
 }
 

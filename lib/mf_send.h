@@ -64,6 +64,7 @@ struct mf_sender {
 	struct mf_smtp_opts smtp;
 	char *auth_pass;            /* read from AuthPasswordFile, wiped at the end */
 	struct mf_mark_key mark_key; /* UseSecureHash: the HMAC secret, else empty */
+	char mark_name[201];        /* SecureHashHeader */
 	char mark[600];             /* this entry's mark header line, or "" */
 	int force;                  /* deliver deferred recipients now */
 	volatile sig_atomic_t *stop; /* set by a signal: end the queue run */

@@ -102,6 +102,9 @@ enum mf_status mf_spool_open(const char *root, const char *hostname,
 	size_t i;
 
 	memset(sp, 0, sizeof *sp);
+	if (strlen(root) > MF_SPOOL_ROOT_MAX)
+		return mf_err_set(err, MF_ECONFIG, "spool %.60s...: %zu bytes, longer than the %d "
+				  "that leave room for entry paths", root, strlen(root), MF_SPOOL_ROOT_MAX);
 	if (stat(root, &st) < 0)
 		return mf_err_errno(err, errno, "spool %s", root);
 	if (!S_ISDIR(st.st_mode))

@@ -50,6 +50,8 @@ struct mf_envelope;
  */
 
 #define MF_ID_MAX 200
+/* The longest spool root: ROOT/QUEUE/SUB/ID/FILE must fit in PATH_MAX. */
+#define MF_SPOOL_ROOT_MAX (PATH_MAX - 16 - 4 - MF_ID_MAX - 32)
 /* tmp/ leftovers older than this are removed (the maildir rule). */
 #define MF_TMP_MAX_AGE (36 * 3600)
 /* Where untrusted entries are set aside for the admin (mf-inject -l corrupt). */

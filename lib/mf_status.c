@@ -39,6 +39,10 @@ static void clean_line(char *s)
 
 static enum mf_status vset(struct mf_err *err, enum mf_status status,
 			   const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static enum mf_status vset(struct mf_err *err, enum mf_status status,
+			   const char *fmt, va_list ap)
 {
 	if (!err)
 		return status;

@@ -243,4 +243,27 @@ test_expect_code 78 'UseSecureHash without SecureHashFile is refused' '
 	grep -q "needs SecureHashFile" err && exit $rc
 '
 
+# Config values kept in fixed buffers: one that does not fit is refused
+# with FILE:LINE and its key, never cut.
+long=$(printf "%0300d" 0)
+test_expect_code 78 '--check-config refuses a HeloName of 300 bytes (not cut to 255)' '
+	conf "maildir:$TRASH/md/%u" "HeloName = h$long.example" &&
+	mf-send --check-config -S spool -c mf.conf 2>err; rc=$?;
+	test_last_line err "^mf-send: \[Sender\]: mf.conf:5: HeloName is longer than 255 bytes \(#4\.3\.5\)$" &&
+	[ $(wc -l <err) = 1 ] && exit $rc
+'
+
+test_expect_code 78 'and an AuthUser of 300 bytes (AUTH PLAIN must fit one command line)' '
+	conf "inet:25@127.0.0.1" "AuthUser = u$long" "AuthPasswordFile = $TRASH/secret" &&
+	mf-send --check-config -S spool -c mf.conf 2>err; rc=$?;
+	test_last_line err "mf.conf:5: AuthUser is longer than 255 bytes \(#4\.3\.5\)$" && exit $rc
+'
+
+test_expect_code 78 'and a SecureHashHeader of 300 bytes (not cut to 200)' '
+	conf "maildir:$TRASH/mk/%u" "UseSecureHash = yes" "SecureHashFile = $TRASH/secret" \
+		"SecureHashHeader = X-$long" &&
+	mf-send --check-config -S spool -c mf.conf 2>err; rc=$?;
+	test_last_line err "mf.conf:7: SecureHashHeader is longer than 200 bytes" && exit $rc
+'
+
 test_done

@@ -65,7 +65,7 @@ test_expect_success 'SMTP: envelope as sent, message byte for byte, entry remove
 	out=$(send s1 "$p") && [ -z "$out" ] && [ ! -e "$p" ] &&
 	[ $(ls plain/*.env | wc -l) = 1 ] &&
 	printf "MAIL FROM:<a@example.org>\nRCPT TO:<b@example.net>\nRCPT TO:<c@example.org>\n" >want &&
-	grep -v "^TLS:" plain/1.env | sed "s/^\(MAIL FROM:<[^>]*>\).*/\1/" >got &&
+	grep -v "^TLS:\|^HELO:" plain/1.env | sed "s/^\(MAIL FROM:<[^>]*>\).*/\1/" >got &&
 	test_cmp want got &&
 	tr -d "\r" <plain/1.eml >got.eml && test_cmp msg got.eml &&
 	if grep -q "$(printf "\r")" plain/1.eml; then
@@ -323,6 +323,16 @@ test_expect_success 'RcptToCmdTimeout: a slow RCPT defers with a timeout, exit 0
 	case "$q" in "$TRASH"/s9/out/new/*) ;; *) false ;; esac &&
 	[ "$(state "$q" slow@example.net)" = deferred ] &&
 	reply "$q" slow@example.net | grep -qi "timeout\|timed out"
+'
+
+# --- 10. names from the config ---
+test_expect_success 'EHLO gives [General] Hostname whole, not the 63 bytes of entry names' '
+	h=a-host-name-of-more-than-sixty-three-bytes.mail-relays.example.org &&
+	conf "inet:$SINK_PORT_plain@127.0.0.1" "[General]" "Hostname = $h" &&
+	p=$(inj s10 a@example.org -- helo@example.net) &&
+	out=$(send s10 "$p") && [ -z "$out" ] &&
+	env=$(grep -lx "RCPT TO:<helo@example.net>" plain/*.env) &&
+	grep -qx "HELO: $h" "$env"
 '
 
 test_done

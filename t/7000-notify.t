@@ -174,6 +174,25 @@ test_expect_code 78 '--check-config: Templates must be absolute' '
 	printf "[Notifier]\nTemplates = share\n" >bad2.conf && mf-notify -c bad2.conf --check-config
 '
 
+long=$(printf "%0300d" 0)
+test_expect_code 78 '--check-config: a [General] Hostname of 300 bytes is refused, not cut' '
+	printf "[General]\nHostname = h%s.example\n" "$long" >long.conf &&
+	mf-notify -c long.conf --check-config 2>err; rc=$?;
+	test_last_line err "long.conf:2: Hostname is longer than 255 bytes \(#4\.3\.5\)$" && exit $rc
+'
+
+test_expect_code 78 '--check-config: Templates too long for DIR/dsn-failed.txt is refused, not ignored' '
+	printf "[Notifier]\nTemplates = /%04090d\n" 0 >long.conf &&
+	mf-notify -c long.conf --check-config 2>err; rc=$?;
+	test_last_line err "long.conf:2: Templates is longer than [0-9]+ bytes \(#4\.3\.5\)$" && exit $rc
+'
+
+test_expect_code 75 'a ReportingMTA of 300 bytes: no DSN cut short, the run defers (75)' '
+	printf "[Notifier]\n\nReportingMTA = m%s.example\n" "$long" >long.conf &&
+	mf-notify -c long.conf "$id" 2>err; rc=$?;
+	test_last_line err "long.conf:3: ReportingMTA is longer than 255 bytes" && exit $rc
+'
+
 test_expect_code 75 'a bad config defers in transport use' '
 	mf-notify -c bad.conf "$id"
 '

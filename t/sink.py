@@ -8,7 +8,7 @@
 # Listens on 127.0.0.1 only and prints "ready" once listening.  Each accepted
 # message is DIR/N.eml (the content as received, after un-stuffing) and
 # DIR/N.env, written last: "MAIL FROM:<a> PARAMS", "RCPT TO:<b>" lines,
-# "TLS: yes|no", "AUTH: user".  DIR/data.log gets a line per end of data:
+# "TLS: yes|no", "AUTH: user", "HELO: the name given in EHLO/HELO/LHLO".  DIR/data.log gets a line per end of data:
 # the number of recipients and the reply code.  The rules file is re-read
 # per command:
 #   rcpt ADDR CODE TEXT     reply to RCPT TO for ADDR (or *)
@@ -117,6 +117,7 @@ class Handler:
         lines.append('TLS: %s' % ('yes' if server._tls_protocol else 'no'))
         if session.authenticated and session.auth_data:
             lines.append('AUTH: %s' % session.auth_data.login.decode())
+        lines.append('HELO: %s' % session.host_name)
         tmp = os.path.join(d, '.%d.env' % n)
         with open(tmp, 'w') as f:
             f.write('\n'.join(lines) + '\n')

@@ -441,10 +441,35 @@ static void test_spool(void)
 	}
 }
 
+/* Values read into fixed buffers: refused with FILE:LINE and the key, never cut. */
+static void test_long_values(void)
+{
+	char text[1300], out[256];
+	struct mf_conf *c = NULL;
+	struct mf_err err = { 0 };
+	size_t n;
+
+	n = (size_t)snprintf(text, sizeof text, "[Sender]\nSendingIntervals = 0s");
+	while (n < 1100)
+		n += (size_t)snprintf(text + n, sizeof text - n, ", 1m");
+	snprintf(text + n, sizeof text - n, "\n");
+	conf_bad("SendingIntervals of 1100 bytes", text, 2,
+		 "SendingIntervals is longer than 1023 bytes");
+	snprintf(text, sizeof text, "[General]\n\nHostname = %0300d\n", 0);
+	if (!ok(load("long.conf", text, &c, &err) == MF_OK, "a Hostname of 300 bytes loads"))
+		tap_diag("%s", err.msg);
+	ok(mf_conf_copy(c, "General", NULL, "Hostname", out, sizeof out, &err) == MF_ECONFIG &&
+	   !out[0] && strstr(err.msg, "long.conf:3: Hostname is longer than 255 bytes"),
+	   "mf_conf_copy: a value too long for the buffer is MF_ECONFIG, FILE:LINE and key");
+	ok(mf_conf_copy(c, "General", NULL, "Spool", out, sizeof out, &err) == MF_OK &&
+	   !strcmp(out, MF_DEFAULT_SPOOL), "mf_conf_copy: a value that fits is copied");
+	mf_conf_free(c);
+}
+
 int main(void)
 {
 	unsetenv("MF_SPOOL");
-	tap_plan(102);
+	tap_plan(106);
 	test_defaults();
 	test_values();
 	test_syntax();
@@ -453,5 +478,6 @@ int main(void)
 	test_directory();
 	test_check_id();
 	test_spool();
+	test_long_values();
 	return tap_done();
 }

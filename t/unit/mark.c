@@ -214,12 +214,18 @@ static void test_verify(const struct mf_mark_key *key, const struct mf_mark_key 
 	verify_is(key, v, SENDER, MSGID, T0, 3600, MF_OK, NULL, "no blanks at all");
 }
 
-static void malformed(const struct mf_mark_key *key, const char *fmt, const char *h,
-		      const char *name)
+static void malformed(const struct mf_mark_key *key, const char *name,
+		      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void malformed(const struct mf_mark_key *key, const char *name,
+		      const char *fmt, ...)
 {
 	char v[300];
+	va_list ap;
 
-	snprintf(v, sizeof v, fmt, h);
+	va_start(ap, fmt);
+	vsnprintf(v, sizeof v, fmt, ap);
+	va_end(ap);
 	verify_is(key, v, SENDER, MSGID, T0, 3600, MF_EPOLICY, "malformed mark", name);
 }
 
@@ -238,28 +244,28 @@ static void test_malformed(const struct mf_mark_key *key)
 		up[i] = (char)(h[i] >= 'a' && h[i] <= 'f' ? h[i] - 32 : h[i]);
 	up[i] = '\0';
 	ok(strcmp(up, h) != 0, "fixture: the HMAC has letters to uppercase");
-	malformed(key, "mf1; t=1700000000; h=%s", up, "uppercase hex is refused");
-	malformed(key, "mf1; t=1700000000; h=%s", h63, "63 hex digits");
-	malformed(key, "mf1; t=1700000000; h=%s", h65, "65 hex digits");
-	malformed(key, "mf1; t=1700000000; h=%s;", h, "trailing ';'");
-	malformed(key, "mf1; t=1700000000; h=%s x", h, "trailing junk");
-	malformed(key, "mf1; h=%s", h, "missing t");
-	malformed(key, "mf1; t=1700000000%s", "", "missing h");
-	malformed(key, "mf1; t=; h=%s", h, "empty t");
-	malformed(key, "mf1; t=-1700000000; h=%s", h, "negative t");
-	malformed(key, "mf1; t=+1700000000; h=%s", h, "t with a sign");
-	malformed(key, "mf1; t=1700000000000000000; h=%s", h, "t of 19 digits");
-	malformed(key, "mf1; t=1.7e9; h=%s", h, "t not decimal");
-	malformed(key, "mf1; h=%s; t=1700000000", h, "fields in the wrong order");
-	malformed(key, "mf1; t = 1700000000; h=%s", h, "blanks around '='");
-	malformed(key, "mf2; t=1700000000; h=%s", h, "other version");
-	malformed(key, "MF1; t=1700000000; h=%s", h, "uppercase tag");
-	malformed(key, "t=1700000000; h=%s", h, "no tag");
-	malformed(key, "mf1 t=1700000000 h=%s", h, "no ';'");
-	malformed(key, "mf1; T=1700000000; H=%s", h, "uppercase field names");
-	malformed(key, "mf1; t=1700000000; h=%.60s zzzz", h, "non-hex in h");
-	malformed(key, "%s", "", "empty value");
-	malformed(key, "%s", "X-Scanned: yes", "a static string");
+	malformed(key, "uppercase hex is refused", "mf1; t=1700000000; h=%s", up);
+	malformed(key, "63 hex digits", "mf1; t=1700000000; h=%s", h63);
+	malformed(key, "65 hex digits", "mf1; t=1700000000; h=%s", h65);
+	malformed(key, "trailing ';'", "mf1; t=1700000000; h=%s;", h);
+	malformed(key, "trailing junk", "mf1; t=1700000000; h=%s x", h);
+	malformed(key, "missing t", "mf1; h=%s", h);
+	malformed(key, "missing h", "mf1; t=1700000000");
+	malformed(key, "empty t", "mf1; t=; h=%s", h);
+	malformed(key, "negative t", "mf1; t=-1700000000; h=%s", h);
+	malformed(key, "t with a sign", "mf1; t=+1700000000; h=%s", h);
+	malformed(key, "t of 19 digits", "mf1; t=1700000000000000000; h=%s", h);
+	malformed(key, "t not decimal", "mf1; t=1.7e9; h=%s", h);
+	malformed(key, "fields in the wrong order", "mf1; h=%s; t=1700000000", h);
+	malformed(key, "blanks around '='", "mf1; t = 1700000000; h=%s", h);
+	malformed(key, "other version", "mf2; t=1700000000; h=%s", h);
+	malformed(key, "uppercase tag", "MF1; t=1700000000; h=%s", h);
+	malformed(key, "no tag", "t=1700000000; h=%s", h);
+	malformed(key, "no ';'", "mf1 t=1700000000 h=%s", h);
+	malformed(key, "uppercase field names", "mf1; T=1700000000; H=%s", h);
+	malformed(key, "non-hex in h", "mf1; t=1700000000; h=%.60s zzzz", h);
+	malformed(key, "empty value", "%s", "");
+	malformed(key, "a static string", "%s", "X-Scanned: yes");
 	verify_is(key, NULL, SENDER, MSGID, T0, 3600, MF_EPOLICY, "malformed", "NULL value");
 }
 

@@ -17,6 +17,8 @@ void tap_plan(int n)
 	printf("1..%d\n", n);
 }
 
+static int vok(int cond, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static int vok(int cond, const char *fmt, va_list ap)
 {
 	run++;
