@@ -91,9 +91,10 @@ case $fstype in tmpfs|ramfs)
 		echo "bench/send.sh: $W is on $fstype; fsync costs nothing there (SEND_PARTS=queue only)" >&2; exit 1
 	fi;;
 esac
-# type, mount options and mount point of the filesystem under $1
+# type, mount options and mount point of the filesystem under $1 (the last
+# line: of two mounts on one point, the one on top)
 fsof() {
-	findmnt -n -o FSTYPE,OPTIONS,TARGET -T "$1" 2>/dev/null | awk '{ printf "%s opts=%s at %s", $1, $2, $3 }' | grep . ||
+	findmnt -n -o FSTYPE,OPTIONS,TARGET -T "$1" 2>/dev/null | tail -n 1 | awk '{ printf "%s opts=%s at %s", $1, $2, $3 }' | grep . ||
 		echo "$(stat -f -c %T "$1") opts=? (no findmnt)"
 }
 
