@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * drive: run commands once per message, one process per message, for
- * bench/run.
+ * bench/receive.sh.
  *
  *   drive N INPUT CMD [ARG...] [::: CMD2 [ARG...]]
  *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * floor: the least a per-message spool writer must do, for bench/run to
+ * floor: the least a per-message spool writer must do, for bench/receive.sh to
  * compare mf-receive with.  Built static; exec'd once per message.
  *
  *   floor DIR < message

@@ -17,8 +17,16 @@
 #     dir, root only) relaying N messages from smtp-source to the sink,
 #     timed from the start of smtp-source until the sink has counted all N.
 #
+# Spools, the floor's directory and Postfix's queue all live in the work
+# directory, on the filesystem measured; the header names it (type, mount
+# options, mount point).  On tmpfs only the queue run is measured (fsync
+# costs nothing there: the chain's floor and Postfix would be no reference).
+#
 # Environment: B (build dir), CC, REPS (3), N_Q1K (2000), N_Q100K (300),
-# N_CHAIN (300), N_PF (1000), PF (1; 0 skips Postfix).
+# N_CHAIN (300), N_PF (1000), PF (1; 0 skips Postfix), SEND_PARTS (which of
+# "queue chain postfix" to run, default all), BENCH_DIR (where the work
+# directory goes, default bench/out), BENCH_WHAT (what that filesystem is,
+# for the header; set by bench/run).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -30,6 +38,7 @@ N_Q100K=${N_Q100K:-300}
 N_CHAIN=${N_CHAIN:-300}
 N_PF=${N_PF:-1000}
 PF=${PF:-1}
+SEND_PARTS=${SEND_PARTS:-queue chain postfix}
 OUT=bench/out
 SEND=$B/mf-send
 RECV=$B/mf-receive
@@ -50,7 +59,9 @@ for c in floor peak chain; do
 	$CC -O2 -static -Wall -Wextra -o "$OUT/$c" "bench/$c.c"
 done
 
-W=$(pwd)/$OUT/send.$$
+BENCH_DIR=${BENCH_DIR:-$(pwd)/$OUT}
+BENCH_WHAT=${BENCH_WHAT:-spool}
+W=$BENCH_DIR/send.$$
 SINKPID=
 PFCONF=
 cleanup() {
@@ -74,9 +85,18 @@ trap 'exit 130' INT TERM
 mkdir -p "$W"
 chmod 755 "$W"
 fstype=$(stat -f -c %T "$W")
+want() { case " $SEND_PARTS " in *" $1 "*) return 0;; esac; return 1; }
 case $fstype in tmpfs|ramfs)
-	echo "bench/send.sh: $W is on $fstype; fsync costs nothing there" >&2; exit 1;;
+	if want chain || want postfix; then
+		echo "bench/send.sh: $W is on $fstype; fsync costs nothing there (SEND_PARTS=queue only)" >&2; exit 1
+	fi;;
 esac
+# type, mount options and mount point of the filesystem under $1 (the last
+# line: of two mounts on one point, the one on top)
+fsof() {
+	findmnt -n -o FSTYPE,OPTIONS,TARGET -T "$1" 2>/dev/null | tail -n 1 | awk '{ printf "%s opts=%s at %s", $1, $2, $3 }' | grep . ||
+		echo "$(stat -f -c %T "$1") opts=? (no findmnt)"
+}
 
 freeport() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -161,95 +181,103 @@ PY
 	sync
 }
 
-say "mf-send bench $(date -u +%Y-%m-%dT%H:%M:%SZ)  host=$(uname -n) kernel=$(uname -r) cpus=$(nproc) fs=$fstype"
+say "mf-send bench $(date -u +%Y-%m-%dT%H:%M:%SZ)  host=$(uname -n) kernel=$(uname -r) cpus=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)"
+say "fs=$(fsof "$W") ($BENCH_WHAT)"
 say "git $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- lib cmd Makefile 2>/dev/null || echo '+dirty')  $SEND (sha256 $(sha256sum <"$SEND" | cut -c1-12)), $RECV; peers: Postfix $(postconf -d -h mail_version 2>/dev/null || echo "?") smtp-source/smtp-sink; loopback, smtp-sink without -d"
 say ""
+mkmsg 1024 >"$W/msg.1KiB"        # the chain's and Postfix's message
 
 # ---- 1. queue run -------------------------------------------------------
-say "queue run: mf-send -q draining N entries of out/ vs smtp-source -d -s 1 -m N -F MSG (one session), medians of $REPS alternating runs"
-say "$(printf '%-7s %5s %10s %10s %6s %8s %9s %9s %10s  %s' size N 'mf msg/s' 'src msg/s' ratio 'mf sess' 'mf ms cpu' 'src ms cpu' 'mf VmHWM' target)"
-RSS=
-for spec in 1024:1KiB:$N_Q1K 102400:100KiB:$N_Q100K; do
-	bytes=${spec%%:*}; rest=${spec#*:}; name=${rest%%:*}; n=${rest#*:}
-	msg=$W/msg.$name
-	mkmsg "$bytes" >"$msg"
-	: >"$W/q.mf"; : >"$W/q.src"; : >"$W/q.ratio"
-	r=1
-	while [ $r -le "$REPS" ]; do
-		spool "$W/sp" "$n" "$msg"
-		for who in $( [ $((r % 2)) = 1 ] && echo "mf src" || echo "src mf"); do
-			settle
-			set -- $(counts); s0=$1; m0=$2
-			if [ "$who" = mf ]; then
-				"$OUT/peak" "$W/peak.txt" "$SEND" -S "$W/sp" -c "$CONF" -q ||
-					{ echo "bench/send.sh: mf-send -q failed" >&2; exit 1; }
-			else
-				"$OUT/peak" "$W/peak.txt" "$SOURCE" -d -s 1 -m "$n" -F "$msg" -f "$FROM" -t "$TO" 127.0.0.1:"$SPORT" ||
-					{ echo "bench/send.sh: smtp-source failed" >&2; exit 1; }
-			fi
-			wait_mesg $((m0 + n)) 30 || { echo "bench/send.sh: $who: sink got $(counts) of $m0+$n" >&2; exit 1; }
-			settle
-			set -- $(counts)
-			echo "$(cat "$W/peak.txt") sess=$(($1 - s0)) mesg=$(($2 - m0))" >>"$W/q.$who"
+if want queue; then
+	say "queue run: mf-send -q draining N entries of out/ vs smtp-source -d -s 1 -m N -F MSG (one session), medians of $REPS alternating runs"
+	say "$(printf '%-7s %5s %10s %10s %6s %8s %9s %9s %10s  %s' size N 'mf msg/s' 'src msg/s' ratio 'mf sess' 'mf ms cpu' 'src ms cpu' 'mf VmHWM' target)"
+	RSS=
+	for spec in 1024:1KiB:$N_Q1K 102400:100KiB:$N_Q100K; do
+		bytes=${spec%%:*}; rest=${spec#*:}; name=${rest%%:*}; n=${rest#*:}
+		msg=$W/msg.$name
+		mkmsg "$bytes" >"$msg"
+		: >"$W/q.mf"; : >"$W/q.src"; : >"$W/q.ratio"
+		r=1
+		while [ $r -le "$REPS" ]; do
+			spool "$W/sp" "$n" "$msg"
+			for who in $( [ $((r % 2)) = 1 ] && echo "mf src" || echo "src mf"); do
+				settle
+				set -- $(counts); s0=$1; m0=$2
+				if [ "$who" = mf ]; then
+					"$OUT/peak" "$W/peak.txt" "$SEND" -S "$W/sp" -c "$CONF" -q ||
+						{ echo "bench/send.sh: mf-send -q failed" >&2; exit 1; }
+				else
+					"$OUT/peak" "$W/peak.txt" "$SOURCE" -d -s 1 -m "$n" -F "$msg" -f "$FROM" -t "$TO" 127.0.0.1:"$SPORT" ||
+						{ echo "bench/send.sh: smtp-source failed" >&2; exit 1; }
+				fi
+				wait_mesg $((m0 + n)) 30 || { echo "bench/send.sh: $who: sink got $(counts) of $m0+$n" >&2; exit 1; }
+				settle
+				set -- $(counts)
+				echo "$(cat "$W/peak.txt") sess=$(($1 - s0)) mesg=$(($2 - m0))" >>"$W/q.$who"
+			done
+			left=$(find "$W/sp/out/new" "$W/sp/out/cur" -mindepth 1 -maxdepth 1 | wc -l)
+			[ "$left" = 0 ] || { echo "bench/send.sh: $left entries left in out/ after mf-send -q" >&2; exit 1; }
+			awk -v n="$n" -v a="$(tail -n 1 "$W/q.mf" | field secs)" -v b="$(tail -n 1 "$W/q.src" | field secs)" \
+				'BEGIN { printf "%.3f\n", b / a }' >>"$W/q.ratio"
+			r=$((r + 1))
 		done
-		left=$(find "$W/sp/out/new" "$W/sp/out/cur" -mindepth 1 -maxdepth 1 | wc -l)
-		[ "$left" = 0 ] || { echo "bench/send.sh: $left entries left in out/ after mf-send -q" >&2; exit 1; }
-		awk -v n="$n" -v a="$(tail -n 1 "$W/q.mf" | field secs)" -v b="$(tail -n 1 "$W/q.src" | field secs)" \
-			'BEGIN { printf "%.3f\n", b / a }' >>"$W/q.ratio"
-		r=$((r + 1))
+		mfr=$(field secs <"$W/q.mf" | awk -v n="$n" '{ printf "%.1f\n", n / $1 }' | med)
+		srr=$(field secs <"$W/q.src" | awk -v n="$n" '{ printf "%.1f\n", n / $1 }' | med)
+		ratio=$(med <"$W/q.ratio")
+		sess=$(field sess <"$W/q.mf" | med)
+		mfc=$(field cpu_ms <"$W/q.mf" | awk -v n="$n" '{ printf "%.3f\n", $1 / n }' | med)
+		src=$(field cpu_ms <"$W/q.src" | awk -v n="$n" '{ printf "%.3f\n", $1 / n }' | med)
+		hwm=$(field vmhwm_kib <"$W/q.mf" | sort -g | tail -n 1)
+		RSS="$RSS $name=$hwm"
+		target=$(awk -v r="$ratio" 'BEGIN { print (r >= 0.5 ? "ratio >= 0.5: met" : "ratio >= 0.5: NOT MET") }')
+		say "$(printf '%-7s %5s %10.1f %10.1f %6.2f %8s %9.3f %9.3f %7s KiB  %s' "$name" "$n" "$mfr" "$srr" "$ratio" "$sess" "$mfc" "$src" "$hwm" "$target")"
+		say "        runs: mf $(field secs <"$W/q.mf" | awk -v n="$n" '{ printf "%.0f ", n / $1 }')| src $(field secs <"$W/q.src" | awk -v n="$n" '{ printf "%.0f ", n / $1 }')| ratios $(tr '\n' ' ' <"$W/q.ratio")| src sessions $(field sess <"$W/q.src" | tr '\n' ' ')"
+		rm -rf "$W/sp"
 	done
-	mfr=$(field secs <"$W/q.mf" | awk -v n="$n" '{ printf "%.1f\n", n / $1 }' | med)
-	srr=$(field secs <"$W/q.src" | awk -v n="$n" '{ printf "%.1f\n", n / $1 }' | med)
-	ratio=$(med <"$W/q.ratio")
-	sess=$(field sess <"$W/q.mf" | med)
-	mfc=$(field cpu_ms <"$W/q.mf" | awk -v n="$n" '{ printf "%.3f\n", $1 / n }' | med)
-	src=$(field cpu_ms <"$W/q.src" | awk -v n="$n" '{ printf "%.3f\n", $1 / n }' | med)
-	hwm=$(field vmhwm_kib <"$W/q.mf" | sort -g | tail -n 1)
-	RSS="$RSS $name=$hwm"
-	target=$(awk -v r="$ratio" 'BEGIN { print (r >= 0.5 ? "ratio >= 0.5: met" : "ratio >= 0.5: NOT MET") }')
-	say "$(printf '%-7s %5s %10.1f %10.1f %6.2f %8s %9.3f %9.3f %7s KiB  %s' "$name" "$n" "$mfr" "$srr" "$ratio" "$sess" "$mfc" "$src" "$hwm" "$target")"
-	say "        runs: mf $(field secs <"$W/q.mf" | awk -v n="$n" '{ printf "%.0f ", n / $1 }')| src $(field secs <"$W/q.src" | awk -v n="$n" '{ printf "%.0f ", n / $1 }')| ratios $(tr '\n' ' ' <"$W/q.ratio")| src sessions $(field sess <"$W/q.src" | tr '\n' ' ')"
-	rm -rf "$W/sp"
-done
-rss1=$(echo "$RSS" | field 1KiB); rss100=$(echo "$RSS" | field 100KiB)
-say "$(printf 'peak RSS of mf-send -q (VmHWM at exit): 1 KiB entries %s KiB, 100 KiB entries %s KiB (%+d KiB)  independent of message size: %s' \
-	"$rss1" "$rss100" $((rss100 - rss1)) "$(awk -v a="$rss1" -v b="$rss100" 'BEGIN { print (b - a < 256 ? "yes" : "NO") }')")"
-say ""
+	rss1=$(echo "$RSS" | field 1KiB); rss100=$(echo "$RSS" | field 100KiB)
+	say "$(printf 'peak RSS of mf-send -q (VmHWM at exit): 1 KiB entries %s KiB, 100 KiB entries %s KiB (%+d KiB)  independent of message size: %s' \
+		"$rss1" "$rss100" $((rss100 - rss1)) "$(awk -v a="$rss1" -v b="$rss100" 'BEGIN { print (b - a < 256 ? "yes" : "NO") }')")"
+	say ""
+fi
 
 # ---- 2. chain -------------------------------------------------------------
-say "chain, 1 KiB: per message mf-receive < MSG | mf-send  vs  floor DIR < MSG | smtp-source -s 1 -m 1 -F MSG, N=$N_CHAIN, medians of $REPS"
-say "$(printf '%-7s %5s %10s %10s %6s %9s %9s  %s' size N 'mf msg/s' 'floor/s' ratio 'mf ms cpu' 'fl ms cpu' target)"
-msg=$W/msg.1KiB
-: >"$W/c.mf"; : >"$W/c.fl"; : >"$W/c.ratio"
-r=1
-while [ $r -le "$REPS" ]; do
-	rm -rf "$W/ch" "$W/fl"; mkdir -p "$W/ch" "$W/fl/tmp" "$W/fl/new"
-	[ "$(id -u)" != 0 ] || chown nobody: "$W/ch"; sync
-	settle
-	set -- $(counts); m0=$2
-	"$OUT/chain" "$N_CHAIN" "$msg" \
-		"$RECV" -S "$W/ch" -c "$CONF" -f "$FROM" -- "$TO" '|' "$SEND" -S "$W/ch" -c "$CONF" \
-		::: "$OUT/floor" "$W/fl" '|' "$SOURCE" -s 1 -m 1 -F "$msg" -f "$FROM" -t "$TO" 127.0.0.1:"$SPORT" \
-		>"$W/pair.txt"
-	wait_mesg $((m0 + 2 * N_CHAIN)) 30 || { echo "bench/send.sh: chain: sink got $(counts) of $m0+2*$N_CHAIN" >&2; exit 1; }
-	left=$(find "$W/ch" -mindepth 3 -maxdepth 3 | wc -l)
-	[ "$left" = 0 ] || { echo "bench/send.sh: chain left $left entries in the spool" >&2; exit 1; }
-	sed -n 's/^A //p' "$W/pair.txt" >>"$W/c.mf"
-	sed -n 's/^B //p' "$W/pair.txt" >>"$W/c.fl"
-	awk -v a="$(tail -n 1 "$W/c.mf" | field rate)" -v b="$(tail -n 1 "$W/c.fl" | field rate)" \
-		'BEGIN { printf "%.3f\n", a / b }' >>"$W/c.ratio"
-	r=$((r + 1))
-done
-rm -rf "$W/ch" "$W/fl"
-ratio=$(med <"$W/c.ratio")
-say "$(printf '%-7s %5s %10.1f %10.1f %6.2f %9.2f %9.2f  %s' 1KiB "$N_CHAIN" "$(field rate <"$W/c.mf" | med)" "$(field rate <"$W/c.fl" | med)" \
-	"$ratio" "$(field cpu_ms <"$W/c.mf" | med)" "$(field cpu_ms <"$W/c.fl" | med)" \
-	"$(awk -v r="$ratio" 'BEGIN { print (r >= 0.6 ? "ratio >= 0.6: met" : "ratio >= 0.6: NOT MET") }')")"
-say "        runs: mf $(field rate <"$W/c.mf" | tr '\n' ' ')| floor $(field rate <"$W/c.fl" | tr '\n' ' ')| ratios $(tr '\n' ' ' <"$W/c.ratio")"
-say ""
+if want chain; then
+	say "chain, 1 KiB: per message mf-receive < MSG | mf-send  vs  floor DIR < MSG | smtp-source -s 1 -m 1 -F MSG, N=$N_CHAIN, medians of $REPS"
+	say "$(printf '%-7s %5s %10s %10s %6s %9s %9s  %s' size N 'mf msg/s' 'floor/s' ratio 'mf ms cpu' 'fl ms cpu' target)"
+	msg=$W/msg.1KiB
+	: >"$W/c.mf"; : >"$W/c.fl"; : >"$W/c.ratio"
+	r=1
+	while [ $r -le "$REPS" ]; do
+		rm -rf "$W/ch" "$W/fl"; mkdir -p "$W/ch" "$W/fl/tmp" "$W/fl/new"
+		[ "$(id -u)" != 0 ] || chown nobody: "$W/ch"; sync
+		settle
+		set -- $(counts); m0=$2
+		"$OUT/chain" "$N_CHAIN" "$msg" \
+			"$RECV" -S "$W/ch" -c "$CONF" -f "$FROM" -- "$TO" '|' "$SEND" -S "$W/ch" -c "$CONF" \
+			::: "$OUT/floor" "$W/fl" '|' "$SOURCE" -s 1 -m 1 -F "$msg" -f "$FROM" -t "$TO" 127.0.0.1:"$SPORT" \
+			>"$W/pair.txt"
+		wait_mesg $((m0 + 2 * N_CHAIN)) 30 || { echo "bench/send.sh: chain: sink got $(counts) of $m0+2*$N_CHAIN" >&2; exit 1; }
+		left=$(find "$W/ch" -mindepth 3 -maxdepth 3 | wc -l)
+		[ "$left" = 0 ] || { echo "bench/send.sh: chain left $left entries in the spool" >&2; exit 1; }
+		sed -n 's/^A //p' "$W/pair.txt" >>"$W/c.mf"
+		sed -n 's/^B //p' "$W/pair.txt" >>"$W/c.fl"
+		awk -v a="$(tail -n 1 "$W/c.mf" | field rate)" -v b="$(tail -n 1 "$W/c.fl" | field rate)" \
+			'BEGIN { printf "%.3f\n", a / b }' >>"$W/c.ratio"
+		r=$((r + 1))
+	done
+	rm -rf "$W/ch" "$W/fl"
+	ratio=$(med <"$W/c.ratio")
+	say "$(printf '%-7s %5s %10.1f %10.1f %6.2f %9.2f %9.2f  %s' 1KiB "$N_CHAIN" "$(field rate <"$W/c.mf" | med)" "$(field rate <"$W/c.fl" | med)" \
+		"$ratio" "$(field cpu_ms <"$W/c.mf" | med)" "$(field cpu_ms <"$W/c.fl" | med)" \
+		"$(awk -v r="$ratio" 'BEGIN { print (r >= 0.6 ? "ratio >= 0.6: met" : "ratio >= 0.6: NOT MET") }')")"
+	say "        runs: mf $(field rate <"$W/c.mf" | tr '\n' ' ')| floor $(field rate <"$W/c.fl" | tr '\n' ' ')| ratios $(tr '\n' ' ' <"$W/c.ratio")"
+	say ""
+fi
 
 # ---- 3. Postfix reference ------------------------------------------------
-if [ "$PF" = 1 ] && [ "$(id -u)" = 0 ] && command -v postfix >/dev/null && id postfix >/dev/null 2>&1; then
+if ! want postfix; then
+	:
+elif [ "$PF" = 1 ] && [ "$(id -u)" = 0 ] && command -v postfix >/dev/null && id postfix >/dev/null 2>&1; then
 	pf=$W/pf
 	PPORT=$(freeport)
 	mkdir -p "$pf/conf" "$pf/queue" "$pf/data"
