@@ -472,12 +472,13 @@ static void remove_rest(int fd)
 }
 
 /* Empty the entry directory PATH (open as dirfd, or -1) and remove it: the
- * files mf makes by name first, so that even without a free descriptor for
- * readdir an entry of its own is emptied; the directory is listed only when
- * something else is left.  -1 + errno when it stays. */
+ * files every entry has by name first, so that even without a free
+ * descriptor for readdir an entry of its own is emptied; the directory is
+ * listed only when something else (an envelope.new) is left.  -1 + errno
+ * when it stays. */
 static int remove_dir(int dirfd, const char *path)
 {
-	static const char *const known[] = { "envelope.new", "envelope", "message" };
+	static const char *const known[] = { "envelope", "message" };
 	size_t i;
 	int fd;
 
