@@ -222,7 +222,8 @@ void mf_send_idle(struct mf_sender *s)
 void mf_send_end(struct mf_sender *s)
 {
 	mf_send_idle(s);
-	mf_spool_remove_async(s->spool, 0);
+	if (s->spool) /* NULL: a sender whose setup never ran (a refused reload) */
+		mf_spool_reap_wait(s->spool);
 	mf_mark_key_free(&s->mark_key);
 	if (s->auth_pass) {
 		explicit_bzero(s->auth_pass, strlen(s->auth_pass));
