@@ -700,9 +700,10 @@ static int reap_later(struct mf_spool *sp, const char *path)
 		return 0;
 	pthread_mutex_lock(&r->lock);
 	if (r->count < REAP_SLOTS) {
-		r->paths[(r->head + r->count++) % REAP_SLOTS] = copy;
+		r->paths[(r->head + r->count) % REAP_SLOTS] = copy;
 		queued = 1;
-		pthread_cond_signal(&r->more);
+		if (r->count++ == 0) /* the thread waits only on an empty queue */
+			pthread_cond_signal(&r->more);
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (!queued)
