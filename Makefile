@@ -35,6 +35,8 @@ override CFLAGS += $(POPT_CFLAGS) $(GMIME_CFLAGS)
 mf-send_LIBS   = $(SSL_LIBS) -lresolv
 mf-notify_LIBS = $(GMIME_LIBS)
 ALL_LIBS = $(SSL_LIBS) -lresolv $(GMIME_LIBS)
+# libmf frees removed entries in a thread (mf_spool_remove_async)
+override LDLIBS += -pthread
 
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/%.o)

@@ -128,6 +128,7 @@ enum mf_status mf_send_setup(struct mf_sender *s, struct mf_spool *sp,
 
 	memset(s, 0, sizeof *s);
 	s->spool = sp;
+	mf_spool_remove_async(sp, 1); /* freeing trash is off the delivery path */
 	s->conf = c;
 	s->id = id;
 	s->nintervals = mf_conf_durations(c, S, id, "SendingIntervals", s->intervals, 64);
@@ -230,6 +231,7 @@ enum mf_status mf_send_sync(struct mf_sender *s, struct mf_err *err)
 	if (s->unsynced[0])
 		st = mf_queue_sync(s->spool, s->unsynced, "cur", err);
 	s->unsynced[0] = '\0';
+	mf_spool_reap_wait(s->spool); /* the trash of this run is freed */
 	return st;
 }
 
@@ -243,6 +245,8 @@ void mf_send_idle(struct mf_sender *s)
 void mf_send_end(struct mf_sender *s)
 {
 	mf_send_idle(s);
+	if (s->spool) /* NULL: a sender whose setup never ran (a refused reload) */
+		mf_spool_reap_wait(s->spool);
 	mf_mark_key_free(&s->mark_key);
 	if (s->auth_pass) {
 		explicit_bzero(s->auth_pass, strlen(s->auth_pass));

@@ -5,6 +5,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +138,7 @@ enum mf_status mf_spool_open(const char *root, const char *hostname,
 
 void mf_spool_close(struct mf_spool *sp)
 {
+	mf_spool_reap_wait(sp);
 	free(sp->root);
 	sp->root = NULL;
 }
@@ -455,23 +458,12 @@ enum mf_status mf_entry_commit(struct mf_entry *e, struct mf_err *err)
 	return rename_entry(e, e->queue, "new", 1, err);
 }
 
-/* Unlink every file of the entry (never following a link): the files mf
- * makes by name first, so that even without a free descriptor for readdir
- * an entry of its own is emptied, then whatever else is there. */
-static void remove_files(struct mf_entry *e)
+/* Unlink whatever is left in the directory open as fd (never following a link). */
+static void remove_rest(int fd)
 {
-	static const char *const known[] = { "envelope.new", "envelope", "message" };
-	DIR *d;
+	DIR *d = fdopendir(fd);
 	struct dirent *de;
-	size_t i;
-	int fd;
 
-	for (i = 0; e->dirfd >= 0 && i < sizeof known / sizeof known[0]; i++)
-		unlinkat(e->dirfd, known[i], 0);
-	fd = open_entry_dir(e->path);
-	if (fd < 0)
-		return;
-	d = fdopendir(fd);
 	if (!d) {
 		close(fd);
 		return;
@@ -482,13 +474,35 @@ static void remove_files(struct mf_entry *e)
 	closedir(d);
 }
 
+/* Empty the entry directory PATH (open as dirfd, or -1) and remove it: the
+ * files every entry has by name first, so that even without a free
+ * descriptor for readdir an entry of its own is emptied; the directory is
+ * listed only when something else (an envelope.new) is left.  -1 + errno
+ * when it stays. */
+static int remove_dir(int dirfd, const char *path)
+{
+	static const char *const known[] = { "envelope", "message" };
+	size_t i;
+	int fd;
+
+	for (i = 0; dirfd >= 0 && i < sizeof known / sizeof known[0]; i++)
+		unlinkat(dirfd, known[i], 0);
+	if (rmdir(path) == 0)
+		return 0;
+	if (errno != ENOTEMPTY && errno != EEXIST)
+		return -1;
+	fd = open_entry_dir(path);
+	if (fd >= 0)
+		remove_rest(fd);
+	return rmdir(path);
+}
+
 void mf_entry_abort(struct mf_entry *e)
 {
 	if (!e->path[0])
 		return;
 	close_files(e); /* frees descriptors for the removal */
-	remove_files(e);
-	if (rmdir(e->path) < 0 && errno != ENOENT)
+	if (remove_dir(e->dirfd, e->path) < 0 && errno != ENOENT)
 		mf_log(LOG_WARNING, "cannot remove %s: %s", e->path, strerror(errno));
 	mf_entry_close(e);
 }
@@ -582,23 +596,179 @@ enum mf_status mf_entry_release(struct mf_entry *e, struct mf_err *err)
 	return mf_entry_move(e, e->queue, err);
 }
 
-enum mf_status mf_entry_remove_nosync(struct mf_entry *e, struct mf_err *err)
+/*
+ * Trash.  A removed entry is renamed into its queue's tmp/ as trash.ID: that
+ * rename (made durable by the caller's fsync of the directory it left) is the
+ * removal; emptying and removing the directory is only freeing space.  With
+ * mf_spool_remove_async() on, a thread of this process does that off the
+ * delivery path (on a file system mounted with discard each freed block costs
+ * a synchronous discard).  Nothing ever delivers, lists or requeues trash; the
+ * recovery removes a leftover at once (a crash, a kill), whatever its age.
+ */
+#define TRASH_PREFIX "trash."
+#define REAP_SLOTS 256 /* removals waiting for the thread; more are done inline */
+
+int mf_trash_name(const char *name)
 {
+	return !strncmp(name, TRASH_PREFIX, sizeof TRASH_PREFIX - 1) &&
+	       mf_id_valid(name + sizeof TRASH_PREFIX - 1);
+}
+
+struct mf_reaper {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	char *paths[REAP_SLOTS];
+	unsigned head, count;
+	int stopping;
+	pid_t pid;            /* the process whose thread it is (not a forked copy) */
+};
+
+/* Remove the trash directory PATH; what stays is the recovery's. */
+static int remove_trash(const char *path)
+{
+	int fd = open_entry_dir(path), rc, saved;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	rc = remove_dir(fd, path);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static void *reap_loop(void *arg)
+{
+	struct mf_reaper *r = arg;
+	char *path;
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		while (!r->count && !r->stopping)
+			pthread_cond_wait(&r->more, &r->lock);
+		if (!r->count)
+			break;
+		path = r->paths[r->head];
+		r->head = (r->head + 1) % REAP_SLOTS;
+		r->count--;
+		pthread_mutex_unlock(&r->lock);
+		remove_trash(path);
+		free(path);
+		pthread_mutex_lock(&r->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+static struct mf_reaper *reaper_start(void)
+{
+	struct mf_reaper *r = calloc(1, sizeof *r);
+	sigset_t all, old;
+	int rc;
+
+	if (!r)
+		return NULL;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->more, NULL);
+	r->pid = getpid();
+	/* signals stay the main thread's (a queue run's stop flag) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&r->thread, NULL, reap_loop, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		pthread_cond_destroy(&r->more);
+		pthread_mutex_destroy(&r->lock);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Hand PATH to the thread; 0 when the caller must remove it itself. */
+static int reap_later(struct mf_spool *sp, const char *path)
+{
+	struct mf_reaper *r = sp->reaper;
+	char *copy;
+	int queued = 0;
+
+	if (!sp->async_remove)
+		return 0;
+	if (r && r->pid != getpid())
+		r = sp->reaper = NULL; /* a forked copy: the thread is the parent's */
+	if (!r && !(r = sp->reaper = reaper_start()))
+		return 0;
+	if (!(copy = strdup(path)))
+		return 0;
+	pthread_mutex_lock(&r->lock);
+	if (r->count < REAP_SLOTS) {
+		r->paths[(r->head + r->count) % REAP_SLOTS] = copy;
+		queued = 1;
+		if (r->count++ == 0) /* the thread waits only on an empty queue */
+			pthread_cond_signal(&r->more);
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (!queued)
+		free(copy);
+	return queued;
+}
+
+void mf_spool_reap_wait(struct mf_spool *sp)
+{
+	struct mf_reaper *r = sp->reaper;
+
+	sp->reaper = NULL;
+	if (!r || r->pid != getpid())
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->stopping = 1;
+	pthread_cond_signal(&r->more);
+	pthread_mutex_unlock(&r->lock);
+	pthread_join(r->thread, NULL); /* at most REAP_SLOTS removals away */
+	pthread_cond_destroy(&r->more);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+void mf_spool_remove_async(struct mf_spool *sp, int on)
+{
+	sp->async_remove = on;
+	if (!on)
+		mf_spool_reap_wait(sp);
+}
+
+static enum mf_status rename_to_trash(struct mf_entry *e, struct mf_err *err)
+{
+	char to[PATH_MAX];
 	enum mf_status st;
 
-	/* Out of the queue first, in one rename: a crash then leaves a tmp/
-	 * leftover that recovery removes, never a half-emptied entry in new/
-	 * or cur/ that looks like mail. */
-	if (strcmp(e->sub, "tmp") && (st = rename_entry(e, e->queue, "tmp", 0, err)))
+	if ((st = path_fmt(to, sizeof to, err, "%s/%s/tmp/" TRASH_PREFIX "%s",
+			   e->spool->root, e->queue, e->id)) ||
+	    (st = check_queue_dirs(e->spool, e->queue, "tmp", err)))
 		return st;
-	remove_files(e);
-	if (rmdir(e->path) < 0) {
-		st = mf_err_errno(err, errno, "remove %s", e->path);
-		mf_entry_close(e); /* left in tmp/ for the recovery, not put back */
-		return st;
-	}
-	mf_entry_close(e);
+	if (rename(e->path, to) < 0)
+		return errno == ENOENT ? mf_err_set(err, MF_ENOENT, "%s: gone", e->path)
+				       : mf_err_errno(err, errno, "rename %s", e->path);
+	memcpy(e->path, to, sizeof to);
+	snprintf(e->sub, sizeof e->sub, "tmp");
 	return MF_OK;
+}
+
+enum mf_status mf_entry_remove_nosync(struct mf_entry *e, struct mf_err *err)
+{
+	enum mf_status st = MF_OK;
+
+	/* Out of the queue first, in one rename: a crash then leaves trash
+	 * that recovery removes, never a half-emptied entry in new/ or cur/
+	 * that looks like mail. */
+	if (strcmp(e->sub, "tmp") && (st = rename_to_trash(e, err)))
+		return st;
+	if (!reap_later(e->spool, e->path) && remove_dir(e->dirfd, e->path) < 0 &&
+	    errno != ENOENT)
+		st = mf_err_errno(err, errno, "remove %s", e->path); /* left for the recovery */
+	mf_entry_close(e);
+	return st;
 }
 
 enum mf_status mf_queue_sync(struct mf_spool *sp, const char *queue,
@@ -894,14 +1064,31 @@ static int recover_tmp(struct mf_spool *sp, const char *queue, const char *sub,
 	return 0;
 }
 
-/* What is wrong with QUEUE/SUB/NAME as an entry, or NULL. */
+/* Trash a crash (or a failed removal) left: removed at once. */
+static int recover_trash(struct mf_spool *sp, const char *queue, const char *sub,
+			 const char *name, void *vctx)
+{
+	struct recover_ctx *c = vctx;
+	char path[PATH_MAX];
+
+	if (!mf_trash_name(name) ||
+	    path_fmt(path, sizeof path, NULL, "%s/%s/%s/%s", sp->root, queue, sub, name))
+		return 0;
+	if (remove_trash(path) < 0)
+		mf_log(LOG_WARNING, "cannot remove %s: %s", path, strerror(errno));
+	else
+		c->removed++;
+	return 0;
+}
+
+/* What is wrong with QUEUE/SUB/NAME as an entry (or as trash in tmp/), or NULL. */
 static const char *bad_entry(struct mf_spool *sp, const char *queue,
 			     const char *sub, const char *name)
 {
 	char path[PATH_MAX];
 	struct stat sb;
 
-	if (!mf_id_valid(name))
+	if (!mf_id_valid(name) && !(!strcmp(sub, "tmp") && mf_trash_name(name)))
 		return "invalid entry name";
 	if (path_fmt(path, sizeof path, NULL, "%s/%s/%s/%s", sp->root, queue, sub, name) ||
 	    lstat(path, &sb) < 0)
@@ -964,7 +1151,8 @@ enum mf_status mf_spool_recover(struct mf_spool *sp, const char *queue,
 
 	if ((st = sweep(sp, queue, &c, err)) ||
 	    (stalled >= 0 && (st = mf_spool_each(sp, queue, "cur", recover_cur, &c, err))) ||
-	    (st = mf_spool_each(sp, queue, "tmp", recover_tmp, &c, err)))
+	    (st = mf_spool_each(sp, queue, "tmp", recover_tmp, &c, err)) ||
+	    (st = mf_spool_each_name(sp, queue, "tmp", recover_trash, &c, err)))
 		return st;
 	if (put_back)
 		*put_back = c.put_back;

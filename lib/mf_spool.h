@@ -63,6 +63,8 @@ struct mf_spool {
 	unsigned counter;
 	unsigned checked;     /* queue directories found real (not symlinks) */
 	uid_t uid;            /* owner of the root (see the trust rules above) */
+	int async_remove;     /* mf_spool_remove_async() */
+	struct mf_reaper *reaper;
 };
 
 #define MF_ENTRY_FILES 4
@@ -125,8 +127,9 @@ enum mf_status mf_entry_move(struct mf_entry *e, const char *queue,
 			     struct mf_err *err);
 enum mf_status mf_entry_release(struct mf_entry *e, struct mf_err *err);
 enum mf_status mf_entry_remove(struct mf_entry *e, struct mf_err *err);
-/* Removal first renames the entry into QUEUE/tmp/ (a crash leaves a tmp/
- * leftover for the recovery), then empties and removes it there.
+/* Removal first renames the entry into QUEUE/tmp/trash.ID (a crash leaves
+ * trash for the recovery), then empties and removes it there (or has the
+ * thread do it, see mf_spool_remove_async()).
  * Remove without the directory fsync; the caller calls mf_queue_sync() for
  * QUEUE/SUB before it reports the removals as done (a queue runner does it
  * once per run).  Until then a power loss may bring the entry back: a
@@ -134,6 +137,16 @@ enum mf_status mf_entry_remove(struct mf_entry *e, struct mf_err *err);
 enum mf_status mf_entry_remove_nosync(struct mf_entry *e, struct mf_err *err);
 enum mf_status mf_queue_sync(struct mf_spool *sp, const char *queue,
 			     const char *sub, struct mf_err *err);
+/* Whether NAME (in a queue's tmp/) is trash: TRASH.ID, a removed entry whose
+ * files are being freed.  Never an entry; the recovery removes it at once. */
+int mf_trash_name(const char *name);
+/* on: a removal frees the trash in a thread of this process (started at the
+ * first removal; a forked child starts its own) instead of on the caller's
+ * path; off: back to inline removal, after waiting for the thread. */
+void mf_spool_remove_async(struct mf_spool *sp, int on);
+/* Wait until the thread has freed all the trash handed to it, and end it
+ * (mf_spool_close() does too). */
+void mf_spool_reap_wait(struct mf_spool *sp);
 void mf_entry_close(struct mf_entry *e);
 
 /* Open an entry read-only where it is (for listing); no lock taken. */

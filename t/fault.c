@@ -7,7 +7,7 @@
  *   MF_FAULT='CALL:ERRNO:N[:GLOB][,CALL:ERRNO:N[:GLOB]...]'
  *
  * CALL is one of read, write, fsync, fdatasync, close, rename, renameat,
- * mkdir.  The Nth call of CALL that matches GLOB fails with ERRNO (a name
+ * mkdir, unlinkat.  The Nth call of CALL that matches GLOB fails with ERRNO (a name
  * such as ENOSPC, EIO, EDQUOT, EROFS, EACCES, ENOMEM); with "N+" that call
  * and every later matching one fail.  GLOB (fnmatch, '*' does not cross '/')
  * is matched against the trailing components of the file's path -- for
@@ -56,6 +56,7 @@ static int (*real_close)(int);
 static int (*real_rename)(const char *, const char *);
 static int (*real_renameat)(int, const char *, int, const char *);
 static int (*real_mkdir)(const char *, mode_t);
+static int (*real_unlinkat)(int, const char *, int);
 
 static const struct { const char *name; int err; } errnames[] = {
 	{ "ENOSPC", ENOSPC }, { "EIO", EIO }, { "EDQUOT", EDQUOT },
@@ -120,6 +121,7 @@ static void resolve(void)
 	real_rename = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
 	real_renameat = (int (*)(int, const char *, int, const char *))dlsym(RTLD_NEXT, "renameat");
 	real_mkdir = (int (*)(const char *, mode_t))dlsym(RTLD_NEXT, "mkdir");
+	real_unlinkat = (int (*)(int, const char *, int))dlsym(RTLD_NEXT, "unlinkat");
 }
 
 __attribute__((constructor)) static void fault_init(void)
@@ -323,4 +325,21 @@ int mkdir(const char *path, mode_t mode)
 		return -1;
 	}
 	return real_mkdir(path, mode);
+}
+
+int unlinkat(int dirfd, const char *name, int flags)
+{
+	char p[PATH_MAX];
+	int e = 0;
+
+	resolve();
+	if (nrules) {
+		at_path(dirfd, name, p, sizeof p);
+		e = fault("unlinkat", p, NULL);
+	}
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return real_unlinkat(dirfd, name, flags);
 }

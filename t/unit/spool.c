@@ -14,6 +14,7 @@
 
 #include "mf_envelope.h"
 #include "mf_log.h"
+#include "mf_queue.h"
 #include "mf_spool.h"
 #include "tap.h"
 #include "util.h"
@@ -779,6 +780,86 @@ static void test_names(struct mf_spool *sp)
 	is_int(t_count_dir(pathf("%s/corrupt/new", root)), 3, "... into corrupt/new, fresh names");
 }
 
+/* Remove claimed QUEUE/new/ID; its trash name in *trash. */
+static enum mf_status claim_remove(struct mf_spool *sp, const char *id, char *trash)
+{
+	struct mf_entry e;
+	struct mf_err err;
+	enum mf_status st;
+
+	if ((st = mf_entry_claim(sp, "out", id, &e, &err)))
+		return st;
+	memcpy(trash, pathf("%s/out/tmp/trash.%s", root, id), PATH_MAX);
+	return mf_entry_remove_nosync(&e, &err);
+}
+
+static void test_trash(struct mf_spool *sp)
+{
+	char id[3][MF_ID_MAX], trash[PATH_MAX], buf[4096], ln[PATH_MAX];
+	struct mf_err err;
+	unsigned back, removed, corrupt, listed = 99, before = 0;
+	struct seen s = { "", 0, 0 };
+	FILE *f;
+	int i, all = 1;
+
+	ok(mf_trash_name("trash.1795431256.M123456P4242Q1.mx1") && !mf_trash_name("trash.") &&
+	   !mf_trash_name("trash.x") && !mf_trash_name("1.M1P1Q1.x") &&
+	   !mf_trash_name("trashx1.M1P1Q1.x") && !mf_id_valid("trash.1.M1P1Q1.x"),
+	   "mf_trash_name: trash.ID only, and no trash name is an entry name");
+
+	if (make_entry(sp, "out", "inline\n", id[0]) < 0)
+		return;
+	ok(claim_remove(sp, id[0], trash) == MF_OK && !t_exists(trash) &&
+	   t_count_dir(pathf("%s/out/tmp", root)) == 0 &&
+	   !t_exists(pathf("%s/out/cur/%s", root, id[0])), "a removal without the thread: nothing left");
+
+	mf_spool_remove_async(sp, 1);
+	for (i = 0; i < 3; i++)
+		all &= make_entry(sp, "out", "async\n", id[i]) == 0 &&
+		       claim_remove(sp, id[i], trash) == MF_OK &&
+		       !t_exists(pathf("%s/out/cur/%s", root, id[i]));
+	ok(all, "with the thread: each removal leaves cur/ at once");
+	mf_spool_reap_wait(sp);
+	is_int(t_count_dir(pathf("%s/out/tmp", root)), 0, "after the wait the trash is freed");
+	mf_spool_remove_async(sp, 0);
+
+	/* trash a kill left: never listed, never an entry, removed at once */
+	f = fmemopen(buf, sizeof buf, "w");
+	if (f) {
+		mf_queue_list(sp, NULL, f, time(NULL), &before, &err);
+		fclose(f);
+	}
+	mkdir(pathf("%s/out/tmp/trash.%s", root, id[0]), 0700);
+	t_write_str(pathf("%s/out/tmp/trash.%s/message", root, id[0]), "left\n");
+	t_write_str(pathf("%s/out/tmp/trash.%s/envelope", root, id[0]), "left\n");
+	f = fmemopen(buf, sizeof buf, "w");
+	if (f) {
+		mf_queue_list(sp, NULL, f, time(NULL), &listed, &err);
+		fclose(f);
+	}
+	ok(f && listed == before && !strstr(buf, "trash") && !strstr(buf, "invalid"),
+	   "mf_queue_list (mf-inject -l) does not list trash");
+	mf_spool_each(sp, "out", "tmp", collect, &s, &err);
+	is_int(s.calls, 0, "mf_spool_each never hands trash over as an entry");
+	corrupt = (unsigned)t_count_dir(pathf("%s/corrupt/new", root));
+	back = removed = 99;
+	ok(mf_spool_recover(sp, "out", 3600, MF_TMP_MAX_AGE, &back, &removed, &err) == MF_OK &&
+	   removed == 1 && t_count_dir(pathf("%s/out/tmp", root)) == 0 &&
+	   t_count_dir(pathf("%s/corrupt/new", root)) == (int)corrupt,
+	   "recover removes young trash at once, files and all, and sets nothing aside");
+
+	/* a link named as trash is not followed: set aside, its target kept */
+	mkdir(pathf("%s/../outside", root), 0700);
+	t_write_str(pathf("%s/../outside/keep", root), "x");
+	memcpy(ln, pathf("%s/out/tmp/trash.%s", root, id[1]), sizeof ln);
+	if (symlink(pathf("%s/../outside", root), ln) < 0)
+		tap_diag("symlink: %s", strerror(errno));
+	mf_spool_recover(sp, "out", 3600, MF_TMP_MAX_AGE, &back, &removed, &err);
+	ok(!t_exists(ln) && t_exists(pathf("%s/../outside/keep", root)) &&
+	   t_count_dir(pathf("%s/corrupt/new", root)) == (int)corrupt + 1,
+	   "a symlink named as trash is set aside, never followed");
+}
+
 int main(void)
 {
 	struct mf_spool sp;
@@ -787,7 +868,7 @@ int main(void)
 	umask(077);
 	snprintf(root, sizeof root, "%s/spool", tap_tmpdir());
 	mkdir(root, 0700);
-	tap_plan(159);
+	tap_plan(167);
 	test_open(&sp);
 	test_create_commit_abort(&sp);
 	test_claim(&sp);
@@ -797,6 +878,7 @@ int main(void)
 	test_find(&sp);
 	test_trust(&sp);
 	test_names(&sp);
+	test_trash(&sp);
 	mf_spool_close(&sp);
 	return tap_done();
 }
