@@ -83,8 +83,8 @@ test_expect_success 'MF_SPOOL and MF_CONFIG are used when no option is given' '
 # A spool root so long that entry paths would not fit in PATH_MAX: refused
 # up front (78 in --check-config, 75 in transport use), not cut later.
 test_expect_success 'a Spool of 3,900 bytes is refused by --check-config and defers mail' '
-	c=$(printf "%0200d" 0) && d=$TRASH && i=0 &&
-	while [ $i -lt 19 ]; do d=$d/$c; i=$((i + 1)); done && mkdir -p "$d" &&
+	c=$(printf "%0100d" 0) && d=$TRASH &&
+	while [ ${#d} -lt 3900 ]; do d=$d/$c; done && mkdir -p "$d" &&
 	printf "[General]\nSyslog = no\nSpool = %s\n" "$d" >long.conf &&
 	{ mf-receive --check-config -c long.conf 2>err; rc=$?; [ $rc = 78 ]; } &&
 	test_last_line err "^mf-receive: config is valid, but: spool .*: [0-9]+ bytes, longer than the [0-9]+ that leave room for entry paths \(#4\.3\.5\)$" &&
