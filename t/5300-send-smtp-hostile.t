@@ -30,7 +30,7 @@ start_fake() {
 
 printf 'From: a@example.org\nSubject: hostile\n\nbody\n' >msg
 conf() {
-	printf '[General]\nSyslog = no\n[Sender]\nAddress = inet:%s@127.0.0.1\nConnectTimeout = 2s\nSendingIntervals = 0s, 1m, 1h\nHeloCmdTimeout = 20s\n' "$1" >mf.conf
+	sink_conf "$1" 'SendingIntervals = 0s, 1m, 1h\nHeloCmdTimeout = 20s'
 }
 inj() { sp=$1; shift; mkdir -p "$TRASH/$sp"; mf-inject -S "$TRASH/$sp" -c mf.conf -Q out -f a@example.org -- "$@" <msg; }
 send() { sp=$1; shift; mf-send -S "$TRASH/$sp" -c mf.conf "$@"; }

@@ -13,7 +13,7 @@ start_sink plain
 
 printf 'From: a@example.org\nSubject: many\n\nbody\n' >msg
 conf() {
-	printf '[General]\nSyslog = no\n[Sender]\nAddress = inet:%s@127.0.0.1\nConnectTimeout = 2s\nSendingIntervals = 0s, 1m, 1h\n' "$SINK_PORT_plain" >mf.conf
+	sink_conf "$SINK_PORT_plain" 'SendingIntervals = 0s, 1m, 1h'
 	for l in "$@"; do echo "$l" >>mf.conf; done
 }
 # inj SPOOL N: an entry for r1..rN@example.net

@@ -13,7 +13,7 @@ need_sink
 start_sink plain
 
 conf() {
-	printf '[General]\nSyslog = no\n[Sender]\nAddress = inet:%s@127.0.0.1\nConnectTimeout = 2s\nSendingIntervals = 0s, 1m\n' "$SINK_PORT_plain" >mf.conf
+	sink_conf "$SINK_PORT_plain" 'SendingIntervals = 0s, 1m'
 }
 inj() { mkdir -p "$TRASH/$1"; mf-inject -S "$TRASH/$1" -c mf.conf -Q out -f a@example.org -- x@example.net <"$2"; }
 

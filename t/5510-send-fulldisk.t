@@ -8,9 +8,7 @@
 
 . "$T_DIR/peers.sh"
 need_sink
-FAULT=$T_DIR/fault.so
-[ -f "$FAULT" ] || skip_all "t/fault.so is not built (make units)"
-ldd "$MF_BUILD/mf-send" >/dev/null 2>&1 || skip_all "mf-send is static: the shim cannot reach it"
+need_fault_shim
 start_sink plain
 
 printf 'Subject: full\n\nbody\n' >msg

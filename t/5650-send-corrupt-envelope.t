@@ -10,8 +10,7 @@ need_sink
 start_sink plain
 
 printf 'From: a@example.org\nSubject: hello\n\nbody\n' >msg
-printf '[General]\nSyslog = no\n[Sender]\nAddress = inet:%s@127.0.0.1\nConnectTimeout = 2s\n' \
-	"$SINK_PORT_plain" >mf.conf
+sink_conf "$SINK_PORT_plain"
 mkspool
 
 # inj RCPT...: an entry in out/new, its path on stdout

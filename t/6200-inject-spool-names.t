@@ -11,8 +11,7 @@
 need_sink
 start_sink plain
 
-printf '[General]\nSyslog = no\n[Sender]\nAddress = inet:%s@127.0.0.1\nConnectTimeout = 2s\n' \
-	"$SINK_PORT_plain" >mf.conf
+sink_conf "$SINK_PORT_plain"
 MF_SPOOL=$TRASH/spool MF_CONFIG=$TRASH/mf.conf
 export MF_SPOOL MF_CONFIG
 mkspool

@@ -75,3 +75,18 @@ PYEOF
 		sleep 0.1
 	done
 }
+
+# sink_conf PORT [LINES]: mf.conf for mf-send relaying to a sink on PORT,
+# with LINES (backslash escapes such as \n honoured) added to [Sender].
+sink_conf() {
+	printf '[General]\nSyslog = no\n[Sender]\nAddress = inet:%s@127.0.0.1\nConnectTimeout = 2s\n%b' \
+		"$1" "${2:+$2\n}" >mf.conf
+}
+
+# need_fault_shim: $FAULT is the LD_PRELOAD fault shim, and mf-send is linked
+# so that it reaches it; otherwise skip the script.
+need_fault_shim() {
+	FAULT=$T_DIR/fault.so
+	[ -f "$FAULT" ] || skip_all "t/fault.so is not built (make units)"
+	ldd "$MF_BUILD/mf-send" >/dev/null 2>&1 || skip_all "mf-send is static: the shim cannot reach it"
+}
